@@ -1,0 +1,112 @@
+/// The admin API's OpenAPI 3.1 description, served at `GET /api/v1/openapi.yaml`.
+///
+/// Kept beside the routes it describes; a test checks that every admin route appears here.
+enum OpenAPIDocument {
+    static let yaml = """
+        openapi: 3.1.0
+        info:
+          title: Callgate admin API
+          version: 1.0.0
+          description: >-
+            Operator API of the Callgate connector gateway. Every operation needs
+            `Authorization: Bearer <admin token>`. Errors are
+            `{"error": {"code": "...", "message": "...", "path": "..."}}`.
+        security:
+          - bearer: []
+        paths:
+          /api/v1/openapi.yaml:
+            get:
+              operationId: getOpenAPI
+              summary: This document.
+              responses:
+                '200':
+                  description: The OpenAPI document.
+                  content:
+                    application/yaml: {}
+          /api/v1/keys:
+            get:
+              operationId: listKeys
+              summary: List callback-signing keys (never their secrets).
+              responses:
+                '200':
+                  description: The keys, newest first.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          keys:
+                            type: array
+                            items: {$ref: '#/components/schemas/SigningKey'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+          /api/v1/keys:rotate:
+            post:
+              operationId: rotateKeys
+              summary: Make a new primary key; the old primary keeps verifying the URLs it signed.
+              responses:
+                '201':
+                  description: The new primary key.
+                  content:
+                    application/json:
+                      schema: {$ref: '#/components/schemas/KeyResult'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+          /api/v1/keys/{id}:retire:
+            post:
+              operationId: retireKey
+              summary: Retire a key; every URL it signed then fails with 401.
+              parameters:
+                - name: id
+                  in: path
+                  required: true
+                  schema: {type: string}
+              responses:
+                '200':
+                  description: The retired key.
+                  content:
+                    application/json:
+                      schema: {$ref: '#/components/schemas/KeyResult'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+                '409': {$ref: '#/components/responses/Error'}
+        components:
+          securitySchemes:
+            bearer:
+              type: http
+              scheme: bearer
+          responses:
+            Unauthorized:
+              description: Missing or wrong bearer token.
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Error'}
+            Error:
+              description: The operation failed.
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Error'}
+          schemas:
+            SigningKey:
+              type: object
+              required: [id, status, createdAt]
+              properties:
+                id: {type: string, examples: [k1]}
+                status: {type: string, enum: [primary, active, retired]}
+                createdAt: {type: string, format: date-time}
+                retiredAt: {type: string, format: date-time}
+            KeyResult:
+              type: object
+              properties:
+                key: {$ref: '#/components/schemas/SigningKey'}
+            Error:
+              type: object
+              required: [error]
+              properties:
+                error:
+                  type: object
+                  required: [code, message]
+                  properties:
+                    code: {type: string}
+                    message: {type: string}
+                    path: {type: string}
+        """
+}

@@ -1,0 +1,230 @@
+import CallgateCallbacks
+import CallgateStore
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// A running Callgate gateway: its store, keys, callback registry and HTTPS listeners.
+///
+/// ``open(configuration:presetAdminToken:callbackHandlers:logger:)`` prepares everything that
+/// can fail (data directory, database, keys, certificates, token) before ``run(onListening:)``
+/// binds a socket, so a misconfiguration never leaves a half-started server.
+public final class Gateway: Sendable {
+    /// The ports the listeners actually bound (useful with port 0).
+    public struct BoundPorts: Sendable, Equatable {
+        /// The main HTTPS listener.
+        public var main: Int
+        /// The separate admin listener, when configured.
+        public var admin: Int?
+    }
+
+    /// The settings the gateway runs with.
+    public let configuration: GatewayConfiguration
+    /// The SQLite store.
+    public let database: GatewayDatabase
+    /// The callback-signing keys.
+    public let keyRing: SigningKeyRing
+    /// Mints and looks up callback URLs.
+    public let callbacks: CallbackRegistry
+    /// The admin token generated at this start, to be shown once; nil when one already existed
+    /// or `CALLGATE_ADMIN_TOKEN` set it.
+    public let generatedAdminToken: String?
+
+    private let adminToken: AdminToken
+    private let callbackHandlers: [String: any CallbackHandler]
+    private let metricsRegistry = PrometheusCollectorRegistry()
+    private let logger: Logger
+    private let serviceGroup = Mutex<ServiceGroup?>(nil)
+
+    private init(
+        configuration: GatewayConfiguration,
+        database: GatewayDatabase,
+        keyRing: SigningKeyRing,
+        adminToken: AdminToken.Setup,
+        callbackHandlers: [String: any CallbackHandler],
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.database = database
+        self.keyRing = keyRing
+        self.callbacks = CallbackRegistry(database: database, signer: CallbackSigner(keyRing: keyRing), publicBaseURL: configuration.effectivePublicURL)
+        self.adminToken = adminToken.token
+        self.generatedAdminToken = adminToken.generated
+        self.callbackHandlers = callbackHandlers
+        self.logger = logger
+    }
+
+    /// Creates the data directory, opens the database, loads the keys and the admin token, and
+    /// makes the development certificate when no certificate is configured.
+    /// - Parameters:
+    ///   - configuration: The resolved settings.
+    ///   - presetAdminToken: `CALLGATE_ADMIN_TOKEN`, which replaces the stored token.
+    ///   - callbackHandlers: The handler for each callback owner kind.
+    ///   - logger: The gateway's logger.
+    public static func open(
+        configuration: GatewayConfiguration,
+        presetAdminToken: String? = nil,
+        callbackHandlers: [String: any CallbackHandler] = [:],
+        logger: Logger
+    ) async throws -> Gateway {
+        for directory in [configuration.dataDirectory, configuration.effectivePluginDirectory, configuration.dataDirectory + "/outbox"] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        _ = try ListenerTLS.certificateFiles(for: configuration)
+        let database = try GatewayDatabase(
+            path: configuration.databasePath,
+            writerConfiguration: .init(maxPendingWrites: configuration.limits.maxPendingWrites),
+            logger: logger
+        )
+        let keyRing = try await SigningKeyRing(database: database, masterKeyPath: configuration.masterKeyPath)
+        let token = try await AdminToken.ensure(database: database, presetToken: presetAdminToken)
+        return Gateway(
+            configuration: configuration,
+            database: database,
+            keyRing: keyRing,
+            adminToken: token,
+            callbackHandlers: callbackHandlers,
+            logger: logger
+        )
+    }
+
+    /// Serves until SIGINT, SIGTERM or ``shutdown()``, then drains in-flight requests and closes
+    /// the store.
+    /// - Parameter onListening: Called once every listener is bound.
+    public func run(onListening: @escaping @Sendable (BoundPorts) async -> Void = { _ in }) async throws {
+        let files = try ListenerTLS.certificateFiles(for: configuration)
+        let ports = Mutex<(main: Int?, admin: Int?)>((nil, nil))
+        let expectsAdmin = configuration.adminListen != nil
+        // Report once both listeners (or the only one) are bound.
+        let report: @Sendable (_ isAdmin: Bool, _ port: Int) async -> Void = { isAdmin, port in
+            let ready: BoundPorts? = ports.withLock { ports in
+                if isAdmin { ports.admin = port } else { ports.main = port }
+                guard let main = ports.main, !expectsAdmin || ports.admin != nil else { return nil }
+                return BoundPorts(main: main, admin: ports.admin)
+            }
+            if let ready { await onListening(ready) }
+        }
+
+        var services: [any Service] = []
+        let mainTLS = try ListenerTLS.serverConfiguration(
+            certificatePath: files.certificate, keyPath: files.key, minimumVersion: configuration.tlsMinimumVersion
+        )
+        services.append(
+            makeApplication(
+                router: makeRouter(servesCallbacks: true, servesAdmin: !expectsAdmin),
+                address: configuration.listen,
+                tls: mainTLS,
+                onBound: { await report(false, $0) }
+            )
+        )
+        if let adminListen = configuration.adminListen {
+            let adminTLS = try ListenerTLS.serverConfiguration(
+                certificatePath: files.certificate, keyPath: files.key,
+                minimumVersion: configuration.tlsMinimumVersion, clientCAPath: configuration.adminClientCAPath
+            )
+            services.append(
+                makeApplication(
+                    router: makeRouter(servesCallbacks: false, servesAdmin: true),
+                    address: adminListen,
+                    tls: adminTLS,
+                    onBound: { await report(true, $0) }
+                )
+            )
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        serviceGroup.withLock { $0 = group }
+        defer { database.writer.close() }
+        try await group.run()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and makes ``run(onListening:)`` return.
+    public func shutdown() async {
+        let group = serviceGroup.withLock { $0 }
+        await group?.triggerGracefulShutdown()
+    }
+
+    private func makeRouter(servesCallbacks: Bool, servesAdmin: Bool) -> Router<BasicRequestContext> {
+        let router = Router()
+        let limits = configuration.limits
+        router.add(middleware: RequestMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metricsRegistry)))
+        router.add(middleware: RequestLimitsMiddleware(limits: limits))
+
+        router.get("healthz") { _, _ in try jsonResponse(["status": "ok"]) }
+        router.get("readyz") { [database] _, _ in
+            // Ready = the store answers. Plugins join this check when they arrive.
+            do {
+                _ = try await database.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+                return try jsonResponse(["status": "ready", "store": "ok"])
+            } catch {
+                return try jsonResponse(["status": "not ready", "store": "\(error)"], status: .serviceUnavailable)
+            }
+        }
+
+        if servesCallbacks {
+            let route = CallbackRoute(registry: callbacks, handlers: callbackHandlers, maxBodyBytes: limits.maxBodyBytes, logger: logger)
+            for method in CallbackRoute.methods {
+                router.on("cb/{id}", method: method) { request, context in
+                    try await route.handle(request, id: try context.parameters.require("id"))
+                }
+            }
+        }
+
+        if servesAdmin {
+            router.get("metrics") { [metricsRegistry] _, _ in
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: metricsRegistry.emitToBuffer()))
+                )
+            }
+            let api = router.group("api/v1").add(middleware: BearerTokenMiddleware(token: adminToken))
+            api.get("openapi.yaml") { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+            }
+            KeysAPI(keyRing: keyRing).register(on: api)
+        }
+        return router
+    }
+
+    private func makeApplication(
+        router: Router<BasicRequestContext>,
+        address: GatewayConfiguration.ListenAddress,
+        tls: TLSConfiguration,
+        onBound: @escaping @Sendable (Int) async -> Void
+    ) -> some Service {
+        let limits = configuration.limits
+        let headTimeout = TimeAmount.seconds(Int64(limits.requestHeadTimeoutSeconds))
+        let idleTimeout = TimeAmount.seconds(Int64(limits.idleTimeoutSeconds))
+        // NIO's parser is the hard ceiling, well above the limits the middleware answers with
+        // 414/431; past it the parser fails and the connection gets 400 and is closed.
+        let parserCeiling = 4 * (limits.maxHeaderBytes + limits.maxURLLength)
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestHeadDeadlineHandler(headTimeout: headTimeout, idleTimeout: idleTimeout)],
+            idleTimeout: idleTimeout,
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: parserCeiling, maxHeaderListSize: parserCeiling, maxHeaderFieldCount: 1000)
+        )
+        let server = HTTPServerBuilder { responder in
+            try TLSChannel(HTTP1Channel(responder: responder, configuration: http1), tlsConfiguration: tls)
+        }
+        return Application(
+            router: router,
+            server: server,
+            configuration: ApplicationConfiguration(
+                address: .hostname(address.host, port: address.port),
+                serverName: "Callgate",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
+            ),
+            onServerRunning: { channel in await onBound(channel.localAddress?.port ?? address.port) },
+            logger: logger
+        )
+    }
+}

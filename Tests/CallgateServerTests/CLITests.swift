@@ -1,0 +1,171 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// The `callgate` executable, run as a user would: a real process, real files, real HTTPS.
+@Suite(.serialized) struct CLITests {
+    /// `.build/debug/callgate`, found beside the test bundle or under the package root.
+    static let executable: String? = {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("callgate").path
+        let underPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/callgate").path
+        return [besideTests, underPackage].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs `callgate` to completion.
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Outcome {
+        let process = try makeProcess(arguments, in: directory, environment: environment)
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func makeProcess(_ arguments: [String], in directory: String, environment: [String: String]) throws -> Process {
+        let executable = try #require(executable, "the callgate executable was not built")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CALLGATE_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        return process
+    }
+
+    /// A `callgate serve` process in `directory`, with its output collected as it comes.
+    final class Server: Sendable {
+        let process: Process
+        private let output = Mutex("")
+
+        init(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws {
+            process = try CLITests.makeProcess(["serve"] + arguments, in: directory, environment: environment)
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            pipe.fileHandleForReading.readabilityHandler = { [output] handle in
+                let data = handle.availableData
+                output.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            }
+            try process.run()
+        }
+
+        var text: String { output.withLock { $0 } }
+
+        /// Waits for the "listening on" line and returns the port.
+        func port() async throws -> Int {
+            for _ in 0..<600 {
+                if let range = text.range(of: #"listening on https://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    let line = String(text[range])
+                    return Int(line.split(separator: ":").last ?? "") ?? 0
+                }
+                guard process.isRunning else { throw TestFailure("serve exited: \(text)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw TestFailure("serve did not start: \(text)")
+        }
+
+        /// Sends SIGTERM and waits for the exit status.
+        func terminate() async -> Int32 {
+            process.terminate()
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+            return process.terminationStatus
+        }
+    }
+
+    @Test func serveOnAFreshDirectoryCreatesEverythingAndShutsDownOnSIGTERM() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = try Server(["--listen", "127.0.0.1:0"], in: directory.path)
+        let port = try await server.port()
+        #expect(server.text.contains("Admin token (shown once"))
+        for file in ["data/callgate.sqlite", "data/master.key", "data/plugins", "data/outbox", "certs/ca.pem", "certs/server.pem", "certs/server-key.pem"] {
+            #expect(FileManager.default.fileExists(atPath: directory.path + "/" + file), "\(file) missing")
+        }
+        let token = try #require(server.text.range(of: #"cg_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(server.text[$0]) })
+
+        // The CLI talks to it with the development CA trusted by default (certs/ca.pem in the cwd).
+        let list = try Self.run(["keys", "list", "--server", "https://127.0.0.1:\(port)", "--json"], in: directory.path, environment: ["CALLGATE_TOKEN": token])
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stdout.contains(#""id" : "k1""#))
+        let table = try Self.run(["keys", "list", "--server", "https://127.0.0.1:\(port)", "--token", token], in: directory.path)
+        #expect(table.stdout.hasPrefix("ID  STATUS"))
+        #expect(table.stdout.contains("k1  primary"))
+        let rotate = try Self.run(["keys", "rotate", "--server", "https://127.0.0.1:\(port)", "--token", token], in: directory.path)
+        #expect(rotate.stdout == "new primary key k2\n")
+        let retirePrimary = try Self.run(["keys", "retire", "k2", "--server", "https://127.0.0.1:\(port)", "--token", token], in: directory.path)
+        #expect(retirePrimary.status != 0)
+        #expect(retirePrimary.stderr.contains("key 'k2' is the primary key; rotate first"))
+        #expect(retirePrimary.stderr.split(separator: "\n").count == 1)
+        let retire = try Self.run(["keys", "retire", "k1", "--server", "https://127.0.0.1:\(port)", "--token", token], in: directory.path)
+        #expect(retire.status == 0)
+        let wrongToken = try Self.run(["keys", "list", "--server", "https://127.0.0.1:\(port)", "--token", "nope"], in: directory.path)
+        #expect(wrongToken.status != 0)
+        #expect(wrongToken.stderr.contains("401"))
+
+        #expect(await server.terminate() == 0)
+
+        // A second start on the same directory prints no token and keeps the keys.
+        let again = try Server(["--listen", "127.0.0.1:0"], in: directory.path)
+        let secondPort = try await again.port()
+        #expect(!again.text.contains("Admin token"))
+        let keys = try Self.run(["keys", "list", "--server", "https://127.0.0.1:\(secondPort)", "--token", token], in: directory.path)
+        #expect(keys.stdout.contains("k2  primary"))
+        #expect(keys.stdout.contains("k1  retired"))
+        #expect(await again.terminate() == 0)
+    }
+
+    @Test func aBadSettingStopsServeWithAOneLineError() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outcome = try Self.run(["serve", "--listen", "127.0.0.1:0", "--tls-minimum-version", "1.0"], in: directory.path)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("--tls-minimum-version: '1.0' is not 1.2 or 1.3"))
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/data"), "nothing is created for a refused configuration")
+    }
+
+    @Test func certsInitWritesACAAndAServerCertificate() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outcome = try Self.run(["certs", "init", "--hostname", "gateway.test", "--hostname", "10.1.2.3"], in: directory.path)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("localhost, 127.0.0.1, ::1, gateway.test, 10.1.2.3"))
+        let key = try FileManager.default.attributesOfItem(atPath: directory.path + "/certs/server-key.pem")[.posixPermissions] as? Int
+        #expect(key == 0o600)
+        // openssl agrees that the server certificate chains to the CA and names the host.
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        verify.arguments = ["openssl", "verify", "-CAfile", "certs/ca.pem", "-verify_hostname", "gateway.test", "certs/server.pem"]
+        verify.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        let pipe = Pipe()
+        verify.standardOutput = pipe
+        verify.standardError = pipe
+        try verify.run()
+        verify.waitUntilExit()
+        let said = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(verify.terminationStatus == 0, "\(said)")
+    }
+
+    @Test func versionPrintsTheVersion() throws {
+        let outcome = try Self.run(["version"], in: NSTemporaryDirectory())
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout.hasPrefix("callgate 0."))
+    }
+
+    @Test func keysWithoutATokenFailsWithAOneLineError() throws {
+        let outcome = try Self.run(["keys", "list"], in: NSTemporaryDirectory())
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("no admin token: pass --token or set CALLGATE_TOKEN"))
+    }
+}
