@@ -6,22 +6,34 @@ import NIOSSL
 
 /// A small HTTPS client of the admin API, trusting the development CA (or a given bundle).
 struct AdminClient {
+    /// A client certificate and key (PEM files) for mTLS.
+    struct ClientIdentity {
+        let certificate: String
+        let key: String
+    }
+
     let baseURL: String
     let token: String
     let caFile: String?
+    let clientIdentity: ClientIdentity?
 
-    init(baseURL: String, token: String, caFile: String?) throws {
+    init(baseURL: String, token: String, caFile: String?, clientIdentity: ClientIdentity?) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
         self.token = token
         self.caFile = caFile
+        self.clientIdentity = clientIdentity
     }
 
     /// Sends one request; returns the JSON body of a 2xx answer, or throws the API's error message.
     func send(_ method: HTTPMethod, _ path: String, body: Data? = nil) async throws -> Data {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile { tls.trustRoots = .file(caFile) }
+        if let clientIdentity {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(clientIdentity.certificate).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: clientIdentity.key, format: .pem))
+        }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
         return try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) { client in

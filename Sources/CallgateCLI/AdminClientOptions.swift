@@ -12,6 +12,12 @@ struct AdminClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("PEM CA bundle to trust (default: certs/ca.pem when present).", valueName: "FILE"))
     var caFile: String?
 
+    @Option(help: ArgumentHelp("PEM client certificate, for an admin listener that requires mTLS.", valueName: "FILE"))
+    var clientCert: String?
+
+    @Option(help: ArgumentHelp("PEM key of --client-cert.", valueName: "FILE"))
+    var clientKey: String?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -33,7 +39,11 @@ struct AdminClientOptions: ParsableArguments {
         guard let token = resolvedToken, !token.isEmpty else {
             throw CLIError("no admin token: pass --token or set CALLGATE_TOKEN")
         }
-        return try AdminClient(baseURL: resolvedServer, token: token, caFile: resolvedCAFile)
+        guard (clientCert == nil) == (clientKey == nil) else {
+            throw CLIError("--client-cert and --client-key go together")
+        }
+        let identity = clientCert.flatMap { cert in clientKey.map { AdminClient.ClientIdentity(certificate: cert, key: $0) } }
+        return AdminClient(baseURL: resolvedServer, token: token, caFile: resolvedCAFile, clientIdentity: identity)
     }
 }
 

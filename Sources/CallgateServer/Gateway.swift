@@ -74,8 +74,9 @@ public final class Gateway: Sendable {
         callbackHandlers: [String: any CallbackHandler] = [:],
         logger: Logger
     ) async throws -> Gateway {
+        // The data directory holds the database and the master key: private to the gateway's user.
         for directory in [configuration.dataDirectory, configuration.effectivePluginDirectory, configuration.dataDirectory + "/outbox"] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         _ = try ListenerTLS.certificateFiles(for: configuration)
         let database = try GatewayDatabase(

@@ -75,6 +75,9 @@ public final class GroupCommitWriter: Sendable {
     /// What the writer has done so far.
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// Writes waiting for the next transaction (not counting the batch being committed).
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
+
     /// Runs `body` in the next group transaction and returns its result once that transaction has
     /// committed.
     ///

@@ -47,7 +47,11 @@ import Testing
     /// A `callgate serve` process in `directory`, with its output collected as it comes.
     final class Server: Sendable {
         let process: Process
-        private let output = Mutex("")
+        private let output = OutputBuffer()
+
+        final class OutputBuffer: Sendable {
+            let text = Mutex("")
+        }
 
         init(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws {
             process = try CLITests.makeProcess(["serve"] + arguments, in: directory, environment: environment)
@@ -56,12 +60,12 @@ import Testing
             process.standardError = pipe
             pipe.fileHandleForReading.readabilityHandler = { [output] handle in
                 let data = handle.availableData
-                output.withLock { $0 += String(decoding: data, as: UTF8.self) }
+                output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
             }
             try process.run()
         }
 
-        var text: String { output.withLock { $0 } }
+        var text: String { output.text.withLock { $0 } }
 
         /// Waits for the "listening on" line and returns the port.
         func port() async throws -> Int {
@@ -124,6 +128,48 @@ import Testing
         #expect(keys.stdout.contains("k2  primary"))
         #expect(keys.stdout.contains("k1  retired"))
         #expect(await again.terminate() == 0)
+    }
+
+    @Test func anAdminListenerWithMTLSServesTheCLIWithAClientCertificate() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        #expect(try Self.run(["certs", "init"], in: directory.path).status == 0)
+        let issued = try Self.run(["certs", "client", "ops"], in: directory.path)
+        #expect(issued.status == 0, "\(issued.stderr)")
+        let adminPort = try Self.freePort()
+        let server = try Server(
+            ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:\(adminPort)", "--admin-client-ca", "certs/ca.pem"],
+            in: directory.path, environment: ["CALLGATE_ADMIN_TOKEN": "t0ken"]
+        )
+        _ = try await server.port()
+        #expect(!server.text.contains("Admin token (shown once"), "a preset token is not printed")
+        let admin = "https://127.0.0.1:\(adminPort)"
+        let without = try Self.run(["keys", "list", "--server", admin, "--token", "t0ken"], in: directory.path)
+        #expect(without.status != 0)
+        #expect(without.stderr.contains("cannot reach"))
+        let with = try Self.run(
+            ["keys", "list", "--server", admin, "--token", "t0ken", "--client-cert", "certs/client-ops.pem", "--client-key", "certs/client-ops-key.pem"],
+            in: directory.path
+        )
+        #expect(with.status == 0, "\(with.stderr)")
+        #expect(with.stdout.contains("k1  primary"))
+        #expect(await server.terminate() == 0)
+    }
+
+    /// A port that was free a moment ago (for flags that need a number before the server starts).
+    static func freePort() throws -> Int {
+        let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     @Test func aBadSettingStopsServeWithAOneLineError() throws {

@@ -128,4 +128,37 @@ final class ClosingHandler: CallbackHandler {
         #expect(handler.received.withLock { $0.count } == 1)
         try await second.stopAndRemove()
     }
+
+    @Test func aFullWriteQueueAnswers429WithRetryAfter() async throws {
+        let (gateway, handler) = try await start { $0.limits.maxPendingWrites = 1 }
+        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "action"), scope: "resume")
+        let database = gateway.gateway.database
+        // Hold the writer with one write and fill the one-slot queue with another.
+        let holding = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        async let held: Void = database.write { _ in
+            holding.signal()
+            release.wait()
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                holding.wait()
+                continuation.resume()
+            }
+        }
+        async let queued: Void = database.write { _ in }
+        while database.writer.pendingCount < 1 { try await Task.sleep(for: .milliseconds(5)) }
+
+        let refused = try await gateway.request(.POST, minted.fields.pathAndQuery)
+        #expect(refused.status == 429)
+        #expect(refused.headers.first(name: "Retry-After") == "1")
+        #expect(handler.received.withLock { $0.isEmpty })
+
+        release.signal()
+        try await held
+        try await queued
+        // Once the queue drains, the same callback goes through.
+        #expect(try await gateway.request(.POST, minted.fields.pathAndQuery).status == 200)
+        try await gateway.stopAndRemove()
+    }
 }

@@ -92,7 +92,9 @@ final class TestGateway: Sendable {
         tls: TLSConfiguration? = nil
     ) async throws -> TestResponse {
         let url = pathOrURL.hasPrefix("https://") ? pathOrURL : baseURL + pathOrURL
-        let configuration = HTTPClient.Configuration(tlsConfiguration: tls ?? clientTLS())
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls ?? clientTLS())
+        // Refused handshakes are retried until the connect timeout: keep it short.
+        configuration.timeout.connect = .seconds(3)
         return try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) { client in
             var request = HTTPClientRequest(url: url)
             request.method = method

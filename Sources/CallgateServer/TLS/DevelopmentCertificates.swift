@@ -35,38 +35,68 @@ public struct DevelopmentCertificates: Sendable {
     /// plus `extraHostnames`. Returns the names the server certificate covers.
     @discardableResult
     public func create(extraHostnames: [String] = []) throws -> [String] {
+        let names = Self.uniqued(["localhost", "127.0.0.1", "::1"] + extraHostnames)
+        try issue(
+            commonName: names[0],
+            usage: .serverAuth,
+            alternativeNames: try names.map(Self.generalName),
+            certificatePath: serverCertificatePath,
+            keyPath: serverKeyPath
+        )
+        return names
+    }
+
+    /// Issues a client certificate signed by the development CA, for operators of an admin
+    /// listener that requires mTLS (`admin.client_ca` set to ``caCertificatePath``).
+    /// - Returns: The certificate and key paths (`client-NAME.pem`, `client-NAME-key.pem`).
+    @discardableResult
+    public func createClientCertificate(name: String) throws -> (certificate: String, key: String) {
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+            throw DevelopmentCertificateError(description: "client name '\(name)' may hold only letters, digits and -_.")
+        }
+        let paths = (certificate: directory + "/client-\(name).pem", key: directory + "/client-\(name)-key.pem")
+        try issue(commonName: name, usage: .clientAuth, alternativeNames: [], certificatePath: paths.certificate, keyPath: paths.key)
+        return paths
+    }
+
+    /// Signs a leaf certificate with the CA (created when missing) and writes it with its chain.
+    private func issue(
+        commonName: String,
+        usage: ExtendedKeyUsage.Usage,
+        alternativeNames: [GeneralName],
+        certificatePath: String,
+        keyPath: String
+    ) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let (caCertificate, caKey) = try loadOrCreateCA()
-        let names = Self.uniqued(["localhost", "127.0.0.1", "::1"] + extraHostnames)
-        let serverKey = P256.Signing.PrivateKey()
+        let leafKey = P256.Signing.PrivateKey()
         let now = Date()
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
             Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
-            try ExtendedKeyUsage([.serverAuth])
-            SubjectKeyIdentifier(hash: Certificate.PublicKey(serverKey.publicKey))
+            try ExtendedKeyUsage([usage])
+            SubjectKeyIdentifier(hash: Certificate.PublicKey(leafKey.publicKey))
             AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: caCertificate.publicKey).keyIdentifier)
-            SubjectAlternativeNames(try names.map(Self.generalName))
+            if !alternativeNames.isEmpty { SubjectAlternativeNames(alternativeNames) }
         }
-        let server = try Certificate(
+        let leaf = try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
-            publicKey: Certificate.PublicKey(serverKey.publicKey),
+            publicKey: Certificate.PublicKey(leafKey.publicKey),
             notValidBefore: now.addingTimeInterval(-3600),
             notValidAfter: now.addingTimeInterval(825 * 86_400),
             issuer: caCertificate.subject,
             subject: try DistinguishedName {
                 OrganizationName("Callgate development")
-                CommonName(names[0])
+                CommonName(commonName)
             },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: extensions,
             issuerPrivateKey: Certificate.PrivateKey(caKey)
         )
-        let chain = try server.serializeAsPEM().pemString + "\n" + caCertificate.serializeAsPEM().pemString + "\n"
-        try Self.write(serverKey.pemRepresentation + "\n", to: serverKeyPath, secret: true)
-        try Self.write(chain, to: serverCertificatePath, secret: false)
-        return names
+        let chain = try leaf.serializeAsPEM().pemString + "\n" + caCertificate.serializeAsPEM().pemString + "\n"
+        try Self.write(leafKey.pemRepresentation + "\n", to: keyPath, secret: true)
+        try Self.write(chain, to: certificatePath, secret: false)
     }
 
     private func loadOrCreateCA() throws -> (Certificate, P256.Signing.PrivateKey) {
@@ -117,10 +147,10 @@ public struct DevelopmentCertificates: Sendable {
             contents: Data(text.utf8),
             attributes: [.posixPermissions: secret ? 0o600 : 0o644]
         )
-        guard created else { throw CertificateFileError(path: path) }
+        guard created else { throw DevelopmentCertificateError(description: "cannot write \(path)") }
         if rename(temporary, path) != 0 {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw CertificateFileError(path: path)
+            throw DevelopmentCertificateError(description: "cannot write \(path)")
         }
     }
 
@@ -130,10 +160,9 @@ public struct DevelopmentCertificates: Sendable {
     }
 }
 
-/// A certificate file could not be written.
-public struct CertificateFileError: Error, CustomStringConvertible {
-    public let path: String
-    public var description: String { "cannot write \(path)" }
+/// Development TLS material could not be made: a file could not be written or a name is not acceptable.
+public struct DevelopmentCertificateError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// The 4 or 16 bytes of a textual IPv4 or IPv6 address, or nil when the text is a host name.
