@@ -91,6 +91,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Test support shared by the test targets: temporary directories, waiting helpers.
+        .target(
+            name: "CallgateTesting",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "callgate",
             dependencies: ["CallgateCLI"],
@@ -98,12 +103,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CallgateCallbacksTests",
-            dependencies: ["CallgateCallbacks", "CallgateStore"],
+            dependencies: ["CallgateCallbacks", "CallgateStore", "CallgateTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CallgateStoreTests",
-            dependencies: ["CallgateStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CallgateStore", "CallgateTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -113,6 +118,7 @@ let package = Package(
                 "CallgateCLI",
                 "CallgateCallbacks",
                 "CallgateStore",
+                "CallgateTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

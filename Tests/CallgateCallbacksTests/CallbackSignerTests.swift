@@ -3,6 +3,7 @@ import CallgateStore
 import Foundation
 import Logging
 import Testing
+import CallgateTesting
 
 /// A key ring on a real SQLite file in a temporary directory.
 private struct Fixture {

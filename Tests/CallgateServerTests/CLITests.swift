@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import CallgateTesting
 
 /// The `callgate` executable, run as a user would: a real process, real files, real HTTPS.
 @Suite(.serialized) struct CLITests {

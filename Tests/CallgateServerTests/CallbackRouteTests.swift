@@ -3,6 +3,7 @@ import CallgateServer
 import Foundation
 import Synchronization
 import Testing
+import CallgateTesting
 
 /// A handler that records each callback and closes its registration (a committed write), so a
 /// second call to the same URL must answer 410.
@@ -140,12 +141,7 @@ final class ClosingHandler: CallbackHandler {
             holding.signal()
             release.wait()
         }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                holding.wait()
-                continuation.resume()
-            }
-        }
+        await holding.waitOffCooperativePool()
         async let queued: Void = database.write { _ in }
         while database.writer.pendingCount < 1 { try await Task.sleep(for: .milliseconds(5)) }
 

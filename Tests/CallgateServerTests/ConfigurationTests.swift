@@ -2,6 +2,7 @@
 import CallgateServer
 import Foundation
 import Testing
+import CallgateTesting
 
 @Suite struct ConfigurationTests {
     @Test func defaultsMatchTheSpec() throws {

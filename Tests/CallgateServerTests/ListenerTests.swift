@@ -3,6 +3,7 @@ import CallgateServer
 import Foundation
 import NIOSSL
 import Testing
+import CallgateTesting
 
 /// Expects the request to fail in the TLS handshake (not by a timeout or a refused connection).
 func expectTLSRefusal(_ request: () async throws -> TestResponse, sourceLocation: SourceLocation = #_sourceLocation) async {

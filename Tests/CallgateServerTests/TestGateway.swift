@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import CallgateTesting
 
 /// A real gateway on a random loopback port, with its data and certificates in a temporary
 /// directory, and a client that trusts the gateway's development CA.

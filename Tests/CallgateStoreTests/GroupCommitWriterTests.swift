@@ -4,6 +4,7 @@ import GRDB
 import Logging
 import Synchronization
 import Testing
+import CallgateTesting
 
 @Suite struct GroupCommitWriterTests {
     private func openDatabase(_ directory: TemporaryDirectory, maxPendingWrites: Int = 20_000) throws -> GatewayDatabase {
@@ -94,12 +95,7 @@ import Testing
             try db.execute(sql: "INSERT INTO item (name) VALUES ('slow')")
         }
         // Wait (off the cooperative pool) until the slow write holds the writer.
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                started.wait()
-                continuation.resume()
-            }
-        }
+        await started.waitOffCooperativePool()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<100 {
                 group.addTask {
@@ -126,12 +122,7 @@ import Testing
             started.signal()
             release.wait()
         }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                started.wait()
-                continuation.resume()
-            }
-        }
+        await started.waitOffCooperativePool()
         let results = await withTaskGroup(of: Bool.self) { group in
             for index in 0..<20 {
                 group.addTask {
@@ -173,12 +164,7 @@ import Testing
             // Still the old snapshot: the write is invisible inside this read transaction.
             return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") ?? count
         }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                readerInside.wait()
-                continuation.resume()
-            }
-        }
+        await readerInside.waitOffCooperativePool()
         try await database.write { db in try db.execute(sql: "INSERT INTO item (name) VALUES ('during')") }
         writerDone.signal()
         #expect(try await snapshotCount == 1)
