@@ -29,17 +29,7 @@ import Testing
 
     @Test func aSlowRequestHeadIsCutOff() async throws {
         let gateway = try await TestGateway.start { $0.limits.requestHeadTimeoutSeconds = 1 }
-        var tls = gateway.clientTLS()
-        tls.applicationProtocols = ["http/1.1"]
-        let context = try NIOSSLContext(configuration: tls)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
-                }
-            }
-            .connect(host: "127.0.0.1", port: gateway.ports.main)
-            .get()
+        let channel = try await gateway.openRawTLSConnection()
         // Half a request head, then silence: a slow-loris client.
         try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost\r\n")).get()
         let start = ContinuousClock.now
@@ -59,6 +49,28 @@ import Testing
         if !closed { try? await channel.close() }
         #expect(closed, "the server kept a half-sent request head open for 10 s")
         #expect(ContinuousClock.now - start < .seconds(5))
+        try await gateway.stopAndRemove()
+    }
+
+    @Test func connectionsBeyondTheLimitWaitUntilOneCloses() async throws {
+        let gateway = try await TestGateway.start { $0.limits.maxConnections = 1 }
+        // A plain TCP connection counts as soon as it is accepted, and closes without a TLS
+        // close_notify exchange (a NIOSSL client would wait for the server's reply).
+        let holder = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: gateway.ports.main).get()
+        // Let the server accept the first connection before the second arrives.
+        try await Task.sleep(for: .milliseconds(300))
+        let waiting = Task {
+            let response = try await gateway.request(.GET, "/healthz", connectTimeout: .seconds(20))
+            return (response, ContinuousClock.now)
+        }
+        // The server holds one connection; the second sits in the backlog until it closes.
+        try await Task.sleep(for: .seconds(1))
+        let closedAt = ContinuousClock.now
+        try await holder.close()
+        let (response, servedAt) = try await waiting.value
+        #expect(servedAt > closedAt, "a second connection was served while the limit of one was reached")
+        #expect(response.status == 200)
         try await gateway.stopAndRemove()
     }
 }

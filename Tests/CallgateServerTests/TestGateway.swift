@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import CallgateTesting
 
@@ -90,12 +91,13 @@ final class TestGateway: Sendable {
         _ pathOrURL: String,
         headers: [(String, String)] = [],
         body: [UInt8]? = nil,
-        tls: TLSConfiguration? = nil
+        tls: TLSConfiguration? = nil,
+        connectTimeout: TimeAmount = .seconds(3)
     ) async throws -> TestResponse {
         let url = pathOrURL.hasPrefix("https://") ? pathOrURL : baseURL + pathOrURL
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls ?? clientTLS())
         // Refused handshakes are retried until the connect timeout: keep it short.
-        configuration.timeout.connect = .seconds(3)
+        configuration.timeout.connect = connectTimeout
         return try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) { client in
             var request = HTTPClientRequest(url: url)
             request.method = method
@@ -105,6 +107,21 @@ final class TestGateway: Sendable {
             let data = try await response.body.collect(upTo: 32 * 1024 * 1024)
             return TestResponse(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))
         }
+    }
+
+    /// A raw TLS connection (no HTTP client), for tests that misbehave on purpose.
+    func openRawTLSConnection() async throws -> any Channel {
+        var tls = clientTLS()
+        tls.applicationProtocols = ["http/1.1"]
+        let context = try NIOSSLContext(configuration: tls)
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                }
+            }
+            .connect(host: "127.0.0.1", port: ports.main)
+            .get()
     }
 
     /// An admin API request with the right bearer token.
