@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
         // Store: the SQLite database, its migrations and the group-commit writer.
@@ -48,6 +49,28 @@ let package = Package(
                 "CallgateStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The plugin ABI: one C header, the contract with every plugin.
+        .target(
+            name: "CCallgatePlugin",
+            path: "Sources/CCallgatePlugin"
+        ),
+        // Plugin host: verify, load and negotiate plugins; host services; calling hooks off the pool.
+        .target(
+            name: "CallgatePluginHost",
+            dependencies: [
+                "CCallgatePlugin",
+                "CallgateStore",
+                "CallgateCallbacks",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -109,6 +132,23 @@ let package = Package(
         .testTarget(
             name: "CallgateStoreTests",
             dependencies: ["CallgateStore", "CallgateTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CallgatePluginHostTests",
+            dependencies: [
+                "CallgatePluginHost",
+                "CallgateCallbacks",
+                "CallgateStore",
+                "CallgateTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["abi-1.0", "abi-layout.golden"],
             swiftSettings: strictSettings
         ),
         .testTarget(

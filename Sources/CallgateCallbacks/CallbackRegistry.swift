@@ -75,6 +75,17 @@ public struct CallbackRegistry: Sendable {
         return MintedCallback(id: id, fields: fields, url: fields.url(publicBaseURL: publicBaseURL))
     }
 
+    /// The blocking form of ``mint(owner:scope:expiresAt:)`` for callers on threads of their own
+    /// (plugin host services answer inside a C call). Never call it from the cooperative pool.
+    public func mintAndWait(owner: CallbackOwner, scope: String, expiresAt: Date? = nil) throws -> MintedCallback {
+        let id = CallbackSigner.newCallbackID()
+        let fields = try signer.sign(id: id, scope: scope, expiresAt: expiresAt)
+        try database.writer.writeAndWait { db in
+            try Self.insert(id: id, owner: owner, scope: scope, in: db)
+        }
+        return MintedCallback(id: id, fields: fields, url: fields.url(publicBaseURL: publicBaseURL))
+    }
+
     /// Inserts a registration inside a caller's transaction (for engines that mint and change run
     /// state atomically).
     public static func insert(id: String, owner: CallbackOwner, scope: String, in db: Database) throws {

@@ -53,6 +53,37 @@ public final class GroupCommitWriter: Sendable {
         }
     }
 
+    /// One write's result between its savepoint and its batch's commit. Written and read on the
+    /// drain queue only (or read after a semaphore that the drain queue signalled), hence unchecked.
+    private final class WriteOutcome<T>: @unchecked Sendable {
+        var value: Result<T, any Error>?
+
+        /// Runs `body` in its own savepoint; answers whether it succeeded.
+        func run(_ body: (Database) throws -> T, in db: Database) -> Bool {
+            do {
+                var produced: T?
+                try db.inSavepoint {
+                    produced = try body(db)
+                    return .commit
+                }
+                guard let produced else { return false }
+                value = .success(produced)
+                return true
+            } catch {
+                value = .failure(error)
+                return false
+            }
+        }
+
+        /// What the caller gets once the batch has committed (or failed as a whole).
+        func result(after batch: Result<Void, any Error>) -> Result<T, any Error> {
+            switch batch {
+            case .failure(let error): .failure(error)
+            case .success: value ?? .failure(StoreError.closed)
+            }
+        }
+    }
+
     private struct State {
         var pending: [PendingWrite] = []
         var draining = false
@@ -86,36 +117,35 @@ public final class GroupCommitWriter: Sendable {
     ///   after ``close()``, or the database error that made the whole batch fail to commit.
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            // The body's result waits here between the savepoint and the commit.
-            let outcome = Mutex<Result<T, any Error>?>(nil)
-            let write = PendingWrite(
-                run: { db in
-                    do {
-                        var value: T?
-                        try db.inSavepoint {
-                            value = try body(db)
-                            return .commit
-                        }
-                        guard let value else { return false }
-                        outcome.withLock { $0 = .success(value) }
-                        return true
-                    } catch {
-                        outcome.withLock { $0 = .failure(error) }
-                        return false
-                    }
-                },
+            let outcome = WriteOutcome<T>()
+            enqueue(
+                PendingWrite(
+                    run: { db in outcome.run(body, in: db) },
+                    deliver: { batchResult in continuation.resume(with: outcome.result(after: batchResult)) }
+                )
+            )
+        }
+    }
+
+    /// The blocking form of ``write(_:)``, for callers on threads of their own (plugin host
+    /// services run on the plugin's thread, inside a C call that cannot suspend).
+    ///
+    /// - Important: never call this from Swift's cooperative pool or a NIO event loop.
+    public func writeAndWait<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = WriteOutcome<T>()
+        let delivered = WriteOutcome<T>()
+        enqueue(
+            PendingWrite(
+                run: { db in outcome.run(body, in: db) },
                 deliver: { batchResult in
-                    switch batchResult {
-                    case .failure(let error):
-                        continuation.resume(throwing: error)
-                    case .success:
-                        let result = outcome.withLock { $0 } ?? .failure(StoreError.closed)
-                        continuation.resume(with: result)
-                    }
+                    delivered.value = outcome.result(after: batchResult)
+                    done.signal()
                 }
             )
-            enqueue(write)
-        }
+        )
+        done.wait()
+        return try (delivered.value ?? .failure(StoreError.closed)).get()
     }
 
     /// Stops taking writes; writes already queued still commit.

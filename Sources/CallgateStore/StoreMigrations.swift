@@ -40,6 +40,56 @@ enum StoreMigrations {
                     """
             )
         }
+        migrator.registerMigration("v2-plugins") { db in
+            try db.execute(
+                sql: """
+                    -- Installed plugins. The library lives in the private plugin directory under
+                    -- its id; crashes counts gateway deaths inside one of its hooks.
+                    CREATE TABLE plugin (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        version TEXT NOT NULL,
+                        abi_major INTEGER NOT NULL,
+                        abi_minor INTEGER NOT NULL,
+                        library_sha256 TEXT NOT NULL,
+                        manifest TEXT NOT NULL,
+                        signed INTEGER NOT NULL,
+                        installed_at REAL NOT NULL,
+                        crashes INTEGER NOT NULL DEFAULT 0,
+                        quarantined INTEGER NOT NULL DEFAULT 0
+                    ) STRICT;
+
+                    -- Per-plugin key-value state (host service state_get/put/delete).
+                    CREATE TABLE plugin_state (
+                        plugin_id TEXT NOT NULL,
+                        key BLOB NOT NULL,
+                        value BLOB NOT NULL,
+                        PRIMARY KEY (plugin_id, key)
+                    ) STRICT, WITHOUT ROWID;
+
+                    -- Triggers fired by plugins (host service fire_trigger); the engine starts a
+                    -- run for each. The dedupe key makes a repeated fire start nothing.
+                    CREATE TABLE plugin_trigger_event (
+                        run_id TEXT PRIMARY KEY NOT NULL,
+                        plugin_id TEXT NOT NULL,
+                        subscription TEXT NOT NULL,
+                        dedupe_key BLOB,
+                        request TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (plugin_id, subscription, dedupe_key)
+                    ) STRICT;
+
+                    -- Completions of operations a plugin answered PENDING for (complete_operation).
+                    CREATE TABLE plugin_operation_result (
+                        plugin_id TEXT NOT NULL,
+                        operation_id TEXT NOT NULL,
+                        status INTEGER NOT NULL,
+                        outputs BLOB NOT NULL,
+                        completed_at REAL NOT NULL,
+                        PRIMARY KEY (plugin_id, operation_id)
+                    ) STRICT;
+                    """
+            )
+        }
         return migrator
     }
 }

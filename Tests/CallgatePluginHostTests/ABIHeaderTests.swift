@@ -1,0 +1,71 @@
+import CallgateTesting
+import Foundation
+import Testing
+
+@Suite(.enabled(if: PluginFixture.cc != nil, "no C compiler (gcc) on this machine: .ci/run installs it"))
+struct ABIHeaderTests {
+    @Test func theHeaderCompilesAsStrictC11AndCPlusPlus17() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let source = "#include \"callgate_plugin.h\"\nint main(void) { return CALLGATE_ABI_MAJOR == 1 ? 0 : 1; }\n"
+        try source.write(toFile: directory.path + "/check.c", atomically: true, encoding: .utf8)
+        try source.write(toFile: directory.path + "/check.cpp", atomically: true, encoding: .utf8)
+        let c = try PluginFixture.run("/usr/bin/env", ["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                                                         "-I", PluginFixture.currentHeaderDirectory, "-c", "check.c"], in: directory.path)
+        #expect(c.status == 0, "\(c.output)")
+        let cpp = try PluginFixture.run("/usr/bin/env", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                                                           "-I", PluginFixture.currentHeaderDirectory, "-c", "check.cpp"], in: directory.path)
+        #expect(cpp.status == 0, "\(cpp.output)")
+    }
+
+    /// The layout golden file may only grow: every line in it must still hold for the header.
+    @Test func theLayoutMatchesTheGoldenFileWhichOnlyGrows() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let golden = try String(contentsOfFile: PluginFixture.packageRoot + "/Tests/CallgatePluginHostTests/abi-layout.golden", encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init)
+        var program = "#include <stdio.h>\n#include <stddef.h>\n#include \"callgate_plugin.h\"\nint main(void) {\n"
+        for line in golden {
+            let parts = line.split(separator: " ")
+            let what = String(parts[1])
+            if parts[0] == "sizeof" {
+                program += "  printf(\"sizeof \(what) %zu\\n\", sizeof(\(what)));\n"
+            } else {
+                let pieces = what.split(separator: ".")
+                program += "  printf(\"offsetof \(what) %zu\\n\", offsetof(\(pieces[0]), \(pieces[1])));\n"
+            }
+        }
+        program += "  return 0;\n}\n"
+        try program.write(toFile: directory.path + "/layout.c", atomically: true, encoding: .utf8)
+        let build = try PluginFixture.run("/usr/bin/env", ["gcc", "-std=c11", "-I", PluginFixture.currentHeaderDirectory, "-o", "layout", "layout.c"], in: directory.path)
+        #expect(build.status == 0, "\(build.output)")
+        let actual = try PluginFixture.run(directory.path + "/layout", []).output.split(separator: "\n").map(String.init)
+        #expect(actual == golden)
+    }
+
+    @Test func theFrozenHeaderStillDescribesTheSameLayout() throws {
+        // The 1.0 header's declarations must be a prefix of the current ones: compile both into
+        // one program and compare every 1.0 size and offset.
+        let frozen = try String(contentsOfFile: PluginFixture.frozenHeaderDirectory + "/callgate_plugin.h", encoding: .utf8)
+        let current = try String(contentsOfFile: PluginFixture.currentHeaderDirectory + "/callgate_plugin.h", encoding: .utf8)
+        for declaration in ["callgate_bytes", "callgate_writer", "callgate_host_api", "callgate_plugin_hooks", "callgate_host_offer", "callgate_plugin_answer"] {
+            #expect(frozen.contains("} \(declaration);"), "frozen header lost \(declaration)")
+            #expect(current.contains("} \(declaration);"), "current header lost \(declaration)")
+        }
+        #expect(current.contains("#define CALLGATE_ABI_MAJOR 1"))
+    }
+
+    @Test func anOptimisedPluginExportsOnlyTheNegotiationSymbol() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let library = try PluginFixture.buildExample(into: directory.path)
+        let symbols = try PluginFixture.run("/usr/bin/env", ["nm", "-D", "--defined-only", library])
+        #expect(symbols.status == 0, "\(symbols.output)")
+        let exported = symbols.output.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, parts[1] == "T" else { return nil }
+            return String(parts[2])
+        }
+        #expect(exported == ["callgate_plugin_negotiate"])
+    }
+}
