@@ -80,6 +80,8 @@ let package = Package(
             dependencies: [
                 "CallgateStore",
                 "CallgateCallbacks",
+                "CallgatePluginHost",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -105,6 +107,7 @@ let package = Package(
             name: "CallgateCLI",
             dependencies: [
                 "CallgateServer",
+                "CallgatePluginHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -117,6 +120,7 @@ let package = Package(
         // Test support shared by the test targets: temporary directories, waiting helpers.
         .target(
             name: "CallgateTesting",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -14,7 +14,8 @@
  *
  * Test-only switches: EXAMPLE_ABI_MAJOR (answer another major), EXAMPLE_MARKER_FILE (a load-time
  * constructor writes this file: proves a refused library was never loaded), EXAMPLE_CRASH (abort
- * inside subscribe when the request says "crash": the gateway's crash quarantine).
+ * inside subscribe when the request says "crash", or inside describe when the environment has
+ * EXAMPLE_CRASH_IN_DESCRIBE: the gateway's crash quarantine).
  */
 #include "callgate_plugin.h"
 
@@ -98,6 +99,9 @@ static callgate_writer writer_for(buffer *b) {
 
 static int32_t example_describe(void *plugin, const callgate_writer *out) {
     (void)plugin;
+#ifdef EXAMPLE_CRASH
+    if (getenv("EXAMPLE_CRASH_IN_DESCRIBE")) abort();
+#endif
     put(out, "{\"id\":\"example-c\",\"version\":\"1.0.0\","
              "\"triggers\":[{\"type\":\"ExampleTrigger\",\"inputs\":{\"type\":\"object\"}}],"
              "\"actions\":[{\"type\":\"ExampleAction\",\"inputs\":{\"type\":\"object\",\"properties\":{\"http\":{\"type\":\"string\"}}}}]}");

@@ -24,6 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-minimum-version"), help: help("tls.minimum_version")) var tlsMinimumVersion: String?
     @Option(name: .customLong("admin-listen"), help: help("admin.listen")) var adminListen: String?
     @Option(name: .customLong("admin-client-ca"), help: help("admin.client_ca")) var adminClientCA: String?
+    @Option(name: .customLong("plugin-trusted-keys"), help: help("plugins.trusted_keys")) var pluginTrustedKeys: String?
+    @Option(name: .customLong("egress-deny-private"), help: help("egress.deny_private")) var egressDenyPrivate: String?
     @Option(name: .customLong("max-body-bytes"), help: help("limits.max_body_bytes")) var maxBodyBytes: String?
     @Option(name: .customLong("max-header-bytes"), help: help("limits.max_header_bytes")) var maxHeaderBytes: String?
     @Option(name: .customLong("max-url-length"), help: help("limits.max_url_length")) var maxURLLength: String?
@@ -39,6 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("listen", listen), ("public_url", publicURL), ("data_dir", dataDirectory), ("plugin_dir", pluginDirectory),
             ("certs_dir", certsDirectory), ("tls.certificate", tlsCertificate), ("tls.key", tlsKey),
             ("tls.minimum_version", tlsMinimumVersion), ("admin.listen", adminListen), ("admin.client_ca", adminClientCA),
+            ("plugins.trusted_keys", pluginTrustedKeys), ("egress.deny_private", egressDenyPrivate),
             ("limits.max_body_bytes", maxBodyBytes), ("limits.max_header_bytes", maxHeaderBytes),
             ("limits.max_url_length", maxURLLength), ("limits.idle_timeout_seconds", idleTimeoutSeconds),
             ("limits.request_head_timeout_seconds", requestHeadTimeoutSeconds), ("limits.max_connections", maxConnections),

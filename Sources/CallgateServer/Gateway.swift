@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import CallgateCallbacks
+import CallgatePluginHost
 import CallgateStore
 import Foundation
 import GRDB
@@ -33,10 +35,13 @@ public final class Gateway: Sendable {
     public let keyRing: SigningKeyRing
     /// Mints and looks up callback URLs.
     public let callbacks: CallbackRegistry
+    /// The installed connector plugins.
+    public let plugins: PluginManager
     /// The admin token generated at this start, to be shown once; nil when one already existed
     /// or `CALLGATE_ADMIN_TOKEN` set it.
     public let generatedAdminToken: String?
 
+    private let httpClient: HTTPClient
     private let adminToken: AdminToken
     private let callbackHandlers: [String: any CallbackHandler]
     private let metricsRegistry = PrometheusCollectorRegistry()
@@ -47,6 +52,9 @@ public final class Gateway: Sendable {
         configuration: GatewayConfiguration,
         database: GatewayDatabase,
         keyRing: SigningKeyRing,
+        callbacks: CallbackRegistry,
+        plugins: PluginManager,
+        httpClient: HTTPClient,
         adminToken: AdminToken.Setup,
         callbackHandlers: [String: any CallbackHandler],
         logger: Logger
@@ -54,7 +62,9 @@ public final class Gateway: Sendable {
         self.configuration = configuration
         self.database = database
         self.keyRing = keyRing
-        self.callbacks = CallbackRegistry(database: database, signer: CallbackSigner(keyRing: keyRing), publicBaseURL: configuration.effectivePublicURL)
+        self.callbacks = callbacks
+        self.plugins = plugins
+        self.httpClient = httpClient
         self.adminToken = adminToken.token
         self.generatedAdminToken = adminToken.generated
         self.callbackHandlers = callbackHandlers
@@ -86,10 +96,28 @@ public final class Gateway: Sendable {
         )
         let keyRing = try await SigningKeyRing(database: database, masterKeyPath: configuration.masterKeyPath)
         let token = try await AdminToken.ensure(database: database, presetToken: presetAdminToken)
+        let callbacks = CallbackRegistry(database: database, signer: CallbackSigner(keyRing: keyRing), publicBaseURL: configuration.effectivePublicURL)
+        let trustedKeys = try configuration.pluginTrustedKeysPath.map(TrustedPublisherKeys.load(from:)) ?? []
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let plugins = try PluginManager(
+            directory: configuration.effectivePluginDirectory,
+            environment: PluginHostEnvironment(
+                database: database,
+                callbacks: callbacks,
+                httpClient: httpClient,
+                egress: EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks),
+                logger: logger
+            ),
+            trustedPublisherKeys: trustedKeys
+        )
+        try await plugins.loadInstalled()
         return Gateway(
             configuration: configuration,
             database: database,
             keyRing: keyRing,
+            callbacks: callbacks,
+            plugins: plugins,
+            httpClient: httpClient,
             adminToken: token,
             callbackHandlers: callbackHandlers,
             logger: logger
@@ -144,13 +172,24 @@ public final class Gateway: Sendable {
         )
         serviceGroup.withLock { $0 = group }
         defer { database.writer.close() }
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await stopPluginsAndClient()
+            throw error
+        }
+        await stopPluginsAndClient()
     }
 
     /// Stops accepting connections, lets in-flight requests finish, and makes ``run(onListening:)`` return.
     public func shutdown() async {
         let group = serviceGroup.withLock { $0 }
         await group?.triggerGracefulShutdown()
+    }
+
+    private func stopPluginsAndClient() async {
+        await plugins.shutdownAll()
+        try? await httpClient.shutdown()
     }
 
     private func makeRouter(servesCallbacks: Bool, servesAdmin: Bool) -> Router<BasicRequestContext> {
@@ -160,11 +199,14 @@ public final class Gateway: Sendable {
         router.add(middleware: RequestLimitsMiddleware(limits: limits))
 
         router.get("healthz") { _, _ in try jsonResponse(["status": "ok"]) }
-        router.get("readyz") { [database] _, _ in
-            // Ready = the store answers. Plugins join this check when they arrive.
+        router.get("readyz") { [database, plugins] _, _ in
+            // Ready = the store answers and installed plugins were loaded (a plugin that failed or
+            // is quarantined is reported, but does not make the gateway unready).
             do {
                 _ = try await database.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
-                return try jsonResponse(["status": "ready", "store": "ok"])
+                let records = try await plugins.list()
+                let loaded = records.filter { $0.state == "loaded" }.count
+                return try jsonResponse(["status": "ready", "store": "ok", "plugins": "\(loaded) of \(records.count) loaded"])
             } catch {
                 return try jsonResponse(["status": "not ready", "store": "\(error)"], status: .serviceUnavailable)
             }
@@ -192,6 +234,7 @@ public final class Gateway: Sendable {
                 Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
             }
             KeysAPI(keyRing: keyRing).register(on: api)
+            PluginsAPI(plugins: plugins).register(on: api)
         }
         return router
     }

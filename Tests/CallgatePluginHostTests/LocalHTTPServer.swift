@@ -1,3 +1,4 @@
+import CallgateTesting
 import Hummingbird
 import Logging
 import NIOCore

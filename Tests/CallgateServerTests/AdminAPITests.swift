@@ -55,6 +55,7 @@ import Yams
         })
         let routes: Set<String> = [
             "GET /api/v1/openapi.yaml", "GET /api/v1/keys", "POST /api/v1/keys:rotate", "POST /api/v1/keys/{id}:retire",
+            "GET /api/v1/plugins", "POST /api/v1/plugins", "GET /api/v1/plugins/{id}", "DELETE /api/v1/plugins/{id}",
         ]
         #expect(described == routes)
         try await gateway.stopAndRemove()

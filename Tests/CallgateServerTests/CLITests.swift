@@ -81,6 +81,12 @@ import CallgateTesting
             throw TestFailure("serve did not start: \(text)")
         }
 
+        /// Waits for the process to end by itself (a crash) and returns its status.
+        func waitForExit() async -> Int32 {
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+            return process.terminationStatus
+        }
+
         /// Sends SIGTERM and waits for the exit status.
         func terminate() async -> Int32 {
             process.terminate()
@@ -171,6 +177,88 @@ import CallgateTesting
         }
         guard bound else { throw TestFailure("cannot find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Builds the example C plugin into `directory/pkg` and writes its manifest.
+    static func examplePackage(in directory: TemporaryDirectory, defines: [String] = []) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory.path + "/pkg", withIntermediateDirectories: true)
+        let library = try PluginFixture.buildExample(into: directory.path + "/pkg", defines: defines)
+        return try PluginFixture.package(library: library)
+    }
+
+    @Test(.enabled(if: PluginFixture.cc != nil, "no C compiler (gcc): .ci/run installs it"))
+    func pluginsAreVerifiedInstalledListedAndRemovedThroughTheCLI() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let package = try Self.examplePackage(in: directory)
+        let verify = try Self.run(["plugin", "verify", package], in: directory.path)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.hasPrefix("ok: example-c 1.0.0, ABI 1.0, sha256 "))
+
+        let token = ["CALLGATE_TOKEN": "t", "CALLGATE_ADMIN_TOKEN": "t"]
+        let server = try Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: token)
+        var url = "https://127.0.0.1:\(try await server.port())"
+        let install = try Self.run(["plugin", "install", "pkg", "--server", url], in: directory.path, environment: token)
+        #expect(install.status == 0, "\(install.stderr)")
+        #expect(install.stdout == "installed example-c 1.0.0 (ABI 1.0): loaded\n")
+        let show = try Self.run(["plugin", "show", "example-c", "--server", url], in: directory.path, environment: token)
+        #expect(show.stdout.contains("state:       loaded"))
+        #expect(show.stdout.contains("ExampleTrigger"))
+        #expect(show.stdout.contains("build:       example-c 1.0.0 (C11)"))
+        #expect(await server.terminate() == 0)
+
+        // After a restart the plugin loads from the gateway's private copy.
+        let again = try Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: token)
+        url = "https://127.0.0.1:\(try await again.port())"
+        let list = try Self.run(["plugin", "list", "--server", url], in: directory.path, environment: token)
+        #expect(list.stdout.contains("example-c  1.0.0    1.0  no      0        loaded"), "\(list.stdout)")
+
+        // A tampered package is refused with one line naming the problem.
+        let handle = try FileHandle(forWritingAtPath: package + "/libexample_c.so").map { $0 }
+        try #require(handle).seekToEnd()
+        try #require(handle).write(contentsOf: Data([0]))
+        try #require(handle).close()
+        let refused = try Self.run(["plugin", "install", "pkg", "--server", url], in: directory.path, environment: token)
+        #expect(refused.status != 0)
+        // Verification comes first, so the tampering is named even though a build is loaded.
+        #expect(refused.stderr.contains("hash mismatch"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1)
+
+        let remove = try Self.run(["plugin", "remove", "example-c", "--server", url], in: directory.path, environment: token)
+        #expect(remove.stdout == "removed example-c\n")
+        let empty = try Self.run(["plugin", "list", "--server", url, "--json"], in: directory.path, environment: token)
+        #expect(empty.stdout.contains(#""plugins" : ["#))
+        #expect(!empty.stdout.contains("example-c"))
+        let tampered = try Self.run(["plugin", "install", "pkg", "--server", url], in: directory.path, environment: token)
+        #expect(tampered.status != 0)
+        #expect(tampered.stderr.contains("hash mismatch"), "\(tampered.stderr)")
+        #expect(await again.terminate() == 0)
+    }
+
+    @Test(.enabled(if: PluginFixture.cc != nil, "no C compiler (gcc): .ci/run installs it"))
+    func aPluginThatKeepsCrashingTheGatewayIsQuarantined() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try Self.examplePackage(in: directory, defines: ["EXAMPLE_CRASH"])
+        let crashing = ["CALLGATE_ADMIN_TOKEN": "t", "CALLGATE_TOKEN": "t", "EXAMPLE_CRASH_IN_DESCRIBE": "1"]
+        let first = try Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: crashing)
+        let url = "https://127.0.0.1:\(try await first.port())"
+        // describe aborts inside the hook: the gateway dies mid-install.
+        let install = try Self.run(["plugin", "install", "pkg", "--server", url], in: directory.path, environment: crashing)
+        #expect(install.status != 0)
+        #expect(await first.waitForExit() != 0)
+        // Each start loads the plugin, which crashes again, until the third crash quarantines it.
+        for _ in 0..<2 {
+            let restart = try Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: crashing)
+            #expect(await restart.waitForExit() != 0)
+        }
+        let survivor = try Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: crashing)
+        let port = try await survivor.port()
+        let show = try Self.run(["plugin", "show", "example-c", "--server", "https://127.0.0.1:\(port)"], in: directory.path, environment: crashing)
+        #expect(show.stdout.contains("state:       quarantined"), "\(show.stdout)")
+        #expect(show.stdout.contains("crashes:     3"))
+        #expect(survivor.text.contains("is quarantined: it crashed the gateway 3 times inside a hook"))
+        #expect(await survivor.terminate() == 0)
     }
 
     @Test func aBadSettingStopsServeWithAOneLineError() throws {

@@ -68,6 +68,74 @@ enum OpenAPIDocument {
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/Error'}
                 '409': {$ref: '#/components/responses/Error'}
+          /api/v1/plugins:
+            get:
+              operationId: listPlugins
+              summary: List installed plugins with their state (loaded, quarantined, failed).
+              responses:
+                '200':
+                  description: The plugins.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          plugins:
+                            type: array
+                            items: {$ref: '#/components/schemas/Plugin'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+            post:
+              operationId: installPlugin
+              summary: >-
+                Install a plugin package (manifest.json, library, optional manifest.sig) from a
+                directory on the gateway's machine. Verified before it is loaded.
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      required: [path]
+                      properties:
+                        path: {type: string, description: absolute package directory}
+              responses:
+                '201':
+                  description: The installed and loaded plugin.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          plugin: {$ref: '#/components/schemas/Plugin'}
+                '400': {$ref: '#/components/responses/Error'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '422': {$ref: '#/components/responses/Error'}
+          /api/v1/plugins/{id}:
+            get:
+              operationId: getPlugin
+              summary: One installed plugin.
+              parameters:
+                - {name: id, in: path, required: true, schema: {type: string}}
+              responses:
+                '200':
+                  description: The plugin.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          plugin: {$ref: '#/components/schemas/Plugin'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+            delete:
+              operationId: removePlugin
+              summary: Uninstall a plugin (its shutdown hook runs; its files and state are deleted).
+              parameters:
+                - {name: id, in: path, required: true, schema: {type: string}}
+              responses:
+                '204': {description: Removed.}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
         components:
           securitySchemes:
             bearer:
@@ -93,6 +161,21 @@ enum OpenAPIDocument {
                 status: {type: string, enum: [primary, active, retired]}
                 createdAt: {type: string, format: date-time}
                 retiredAt: {type: string, format: date-time}
+            Plugin:
+              type: object
+              required: [id, version, abi, sha256, signed, installedAt, crashes, quarantined, state]
+              properties:
+                id: {type: string}
+                version: {type: string}
+                abi: {type: string, examples: ['1.0']}
+                sha256: {type: string}
+                signed: {type: boolean}
+                installedAt: {type: string, format: date-time}
+                crashes: {type: integer}
+                quarantined: {type: boolean}
+                state: {type: string, description: 'loaded, quarantined, not loaded, or failed: <reason>'}
+                buildInfo: {type: string}
+                description: {type: string, description: the JSON the plugin's describe hook returned}
             KeyResult:
               type: object
               properties:

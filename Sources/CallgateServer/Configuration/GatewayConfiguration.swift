@@ -82,6 +82,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var adminListen: ListenAddress?
     /// PEM CA bundle; when set, the admin listener demands client certificates signed by it.
     public var adminClientCAPath: String?
+    /// File of trusted plugin publisher keys (base64 Ed25519 public keys, one per line); when
+    /// set, every plugin must be signed by one of them.
+    public var pluginTrustedKeysPath: String?
+    /// Refuse outbound calls to loopback and private networks too (link-local is always refused).
+    public var egressDenyPrivateNetworks = false
     /// Request and connection bounds.
     public var limits = Limits()
     /// Lowest level logged.

@@ -78,6 +78,14 @@ extension Setting {
         Setting("admin.client_ca", flag: "admin-client-ca", help: "PEM CA bundle: the admin listener then requires client certificates it signed (needs admin.listen)") {
             $0.adminClientCAPath = try nonEmpty($1)
         },
+        Setting("plugins.trusted_keys", flag: "plugin-trusted-keys", help: "file of trusted publisher keys (base64 Ed25519, one per line); plugins must then be signed (default: none, signatures not required)") {
+            $0.pluginTrustedKeysPath = try nonEmpty($1)
+        },
+        Setting("egress.deny_private", flag: "egress-deny-private", help: "true refuses outbound calls to loopback and private networks too; link-local/metadata is always refused (default false)") {
+            config, text in
+            guard let value = Bool(text.lowercased()) else { throw SettingValueError(reason: "'\(text)' is not true or false") }
+            config.egressDenyPrivateNetworks = value
+        },
         Setting("limits.max_body_bytes", flag: "max-body-bytes", help: "largest request body; larger gets 413 (default 16777216)") {
             $0.limits.maxBodyBytes = try positive($1)
         },
