@@ -12,6 +12,9 @@ let package = Package(
     products: [
         .executable(name: "callgate", targets: ["callgate"]),
         .library(name: "CallgateServer", targets: ["CallgateServer"]),
+        .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
+        // The Swift example plugin, as a shared library a gateway loads.
+        .library(name: "CallgateExampleSwift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -72,6 +75,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // ConnectorKit: the Swift SDK for plugins (a protocol and one exported entry point).
+        .target(
+            name: "ConnectorKit",
+            dependencies: ["CCallgatePlugin"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ExampleSwiftPlugin",
+            dependencies: ["ConnectorKit"],
+            path: "Plugins/ExampleSwift",
             swiftSettings: strictSettings
         ),
         // Server: configuration, TLS, limits, routes (health, metrics, callbacks, admin API).

@@ -55,17 +55,46 @@ struct ABIHeaderTests {
         #expect(current.contains("#define CALLGATE_ABI_MAJOR 1"))
     }
 
-    @Test func anOptimisedPluginExportsOnlyTheNegotiationSymbol() throws {
+    /// Release builds of the three example plugins export one C symbol: the negotiation entry
+    /// point (a Swift plugin also exports its SDK's mangled Swift symbols, which no C host sees).
+    @Test(arguments: PluginUnderTest.allCases)
+    func anOptimisedPluginExportsOnlyTheNegotiationSymbol(kind: PluginUnderTest) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let library = try PluginFixture.buildExample(into: directory.path)
+        let library: String
+        switch kind {
+        case .c, .rust:
+            if let reason = kind.unavailableReason { return print("skipping the \(kind) leg: \(reason)") }
+            library = try kind.build(into: directory.path)
+        case .swift:
+            library = try Self.buildReleaseSwiftExample(into: directory.path)
+        }
         let symbols = try PluginFixture.run("/usr/bin/env", ["nm", "-D", "--defined-only", library])
         #expect(symbols.status == 0, "\(symbols.output)")
         let exported = symbols.output.split(separator: "\n").compactMap { line -> String? in
             let parts = line.split(separator: " ")
-            guard parts.count == 3, parts[1] == "T" else { return nil }
+            guard parts.count == 3, parts[1] == "T", !parts[2].hasPrefix("$s") else { return nil }
             return String(parts[2])
         }
         #expect(exported == ["callgate_plugin_negotiate"])
+    }
+
+    /// Compiles ConnectorKit and the Swift example with `swiftc -O`, as a plugin author's release
+    /// build would, without disturbing SwiftPM's build folder.
+    static func buildReleaseSwiftExample(into directory: String) throws -> String {
+        let root = PluginFixture.packageRoot
+        let include = root + "/Sources/CCallgatePlugin/include"
+        let sdkSources = try FileManager.default.contentsOfDirectory(atPath: root + "/Sources/ConnectorKit")
+            .filter { $0.hasSuffix(".swift") }.map { root + "/Sources/ConnectorKit/" + $0 }
+        let sdk = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-module", "-emit-library", "-static",
+                                                         "-module-name", "ConnectorKit", "-I", include] + sdkSources
+                                                         + ["-o", directory + "/libConnectorKit.a"], in: directory)
+        guard sdk.status == 0 else { throw FixtureError("swiftc (ConnectorKit) failed: \(sdk.output)") }
+        let library = directory + "/libexample_swift.so"
+        let plugin = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-library", "-module-name", "ExampleSwiftPlugin",
+                                                            "-I", directory, "-I", include, root + "/Plugins/ExampleSwift/ExampleConnector.swift",
+                                                            "-L", directory, "-lConnectorKit", "-o", library], in: directory)
+        guard plugin.status == 0 else { throw FixtureError("swiftc (plugin) failed: \(plugin.output)") }
+        return library
     }
 }

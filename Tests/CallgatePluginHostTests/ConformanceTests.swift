@@ -6,27 +6,34 @@ import Foundation
 import GRDB
 import Testing
 
-/// The conformance scenarios, run against the example plugin written in C. Every scenario goes
-/// through the real loader, the real ABI tables and the real SQLite store.
-@Suite(.enabled(if: PluginFixture.cc != nil, "no C compiler (gcc) on this machine: .ci/run installs it"))
-struct ConformanceTests {
+/// The conformance scenarios, run against the example plugin written in C, in Swift (ConnectorKit)
+/// and in Rust. Every scenario goes through the real loader, the real ABI tables and the real
+/// SQLite store.
+@Suite struct ConformanceTests {
     struct Loaded {
         let directory: TemporaryDirectory
         let manager: PluginManager
         let environment: PluginHostEnvironment
         let plugin: LoadedPlugin
         let instance: LoadedPlugin.Instance
+        let kind: PluginUnderTest
+        var id: String { kind.id }
     }
 
-    private func load() async throws -> Loaded {
+    /// Builds and loads `kind`; nil (with the reason printed) when its toolchain is absent.
+    private func load(_ kind: PluginUnderTest) async throws -> Loaded? {
+        if let reason = kind.unavailableReason {
+            print("skipping the \(kind) leg: \(reason)")
+            return nil
+        }
         let directory = try TemporaryDirectory()
         let (manager, environment) = try await PluginFixture.makeManager(in: directory)
         try FileManager.default.createDirectory(atPath: directory.path + "/pkg", withIntermediateDirectories: true)
-        let library = try PluginFixture.buildExample(into: directory.path + "/pkg")
-        try await manager.install(packageDirectory: try PluginFixture.package(library: library))
-        let plugin = try #require(manager.plugin(id: "example-c"))
+        let library = try kind.build(into: directory.path + "/pkg")
+        try await manager.install(packageDirectory: try PluginFixture.package(library: library, id: kind.id))
+        let plugin = try #require(manager.plugin(id: kind.id))
         let instance = try await plugin.createInstance(configuration: Array(#"{"mode":"normal"}"#.utf8))
-        return Loaded(directory: directory, manager: manager, environment: environment, plugin: plugin, instance: instance)
+        return Loaded(directory: directory, manager: manager, environment: environment, plugin: plugin, instance: instance, kind: kind)
     }
 
     private func json(_ bytes: [UInt8]) throws -> [String: Any] {
@@ -35,18 +42,19 @@ struct ConformanceTests {
 
     private func state(_ loaded: Loaded, _ key: String) async throws -> String? {
         try await loaded.environment.database.read { db in
-            try Data.fetchOne(db, sql: "SELECT value FROM plugin_state WHERE plugin_id = 'example-c' AND key = ?", arguments: [Data(key.utf8)])
+            try Data.fetchOne(db, sql: "SELECT value FROM plugin_state WHERE plugin_id = ? AND key = ?", arguments: [loaded.id, Data(key.utf8)])
         }.map { String(decoding: $0, as: UTF8.self) }
     }
 
-    @Test func describeAndInstanceLifecycle() async throws {
-        let loaded = try await load()
+    @Test(arguments: PluginUnderTest.allCases)
+    func describeAndInstanceLifecycle(kind: PluginUnderTest) async throws {
+        guard let loaded = try await load(kind) else { return }
         defer { loaded.directory.remove() }
         let description = try json(try await loaded.plugin.describe())
-        #expect(description["id"] as? String == "example-c")
+        #expect(description["id"] as? String == loaded.id)
         let actions = try #require(description["actions"] as? [[String: Any]])
         #expect(actions.first?["type"] as? String == "ExampleAction")
-        let record = try await loaded.manager.record(id: "example-c")
+        let record = try await loaded.manager.record(id: loaded.id)
         #expect(record.description?.contains("ExampleTrigger") == true)
         await #expect(throws: PluginError.hookFailed(plugin: "", hook: "", status: 0, message: "")) {
             _ = try await loaded.plugin.createInstance(configuration: Array(#"{"mode":"fail"}"#.utf8))
@@ -54,14 +62,15 @@ struct ConformanceTests {
         do {
             _ = try await loaded.plugin.createInstance(configuration: Array(#"{"mode":"fail"}"#.utf8))
         } catch let error as PluginError {
-            #expect(error.description == "plugin example-c: instance_create failed with INVALID: configuration asked to fail")
+            #expect(error.description == "plugin \(loaded.id): instance_create failed with INVALID: configuration asked to fail")
             #expect(error.status == PluginStatus.invalid)
         }
         await loaded.plugin.freeInstance(loaded.instance)
     }
 
-    @Test func subscribeCallbackUnsubscribeThroughEveryHostService() async throws {
-        let loaded = try await load()
+    @Test(arguments: PluginUnderTest.allCases)
+    func subscribeCallbackUnsubscribeThroughEveryHostService(kind: PluginUnderTest) async throws {
+        guard let loaded = try await load(kind) else { return }
         defer { loaded.directory.remove() }
         let subscribed = try await loaded.plugin.subscribe(loaded.instance, request: Array(#"{"subscription":"s1"}"#.utf8))
         #expect(subscribed.status == PluginStatus.ok)
@@ -74,7 +83,7 @@ struct ConformanceTests {
         let query = String(url.split(separator: "?")[1])
         try loaded.environment.callbacks.signer.verify(try CallbackURLFields.parse(id: id, query: query))
         let registration = try #require(try await loaded.environment.callbacks.registration(id: id))
-        #expect(registration.owner == CallbackOwner(kind: "plugin:example-c", step: "s1"))
+        #expect(registration.owner == CallbackOwner(kind: "plugin:\(loaded.id)", step: "s1"))
         // clock_now_ms: the host's clock.
         let now = try #require(output["now"] as? Int)
         #expect(abs(now - Int(Date().timeIntervalSince1970 * 1000)) < 60_000)
@@ -94,7 +103,9 @@ struct ConformanceTests {
         #expect(repeatedRun["runId"] as? String == firstRun["runId"] as? String)
         let other = try json(try await loaded.plugin.handleCallback(loaded.instance, request: request, body: Array("event-2".utf8)).output)
         #expect(((other["outputs"] as? [String: Any])?["run"] as? [String: Any])?["runId"] as? String != firstRun["runId"] as? String)
-        let events = try await loaded.environment.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM plugin_trigger_event") }
+        let events = try await loaded.environment.database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM plugin_trigger_event WHERE plugin_id = ?", arguments: [loaded.id])
+        }
         #expect(events == 2)
 
         // unsubscribe: state_delete; a callback for the old subscription is now an error.
@@ -106,24 +117,25 @@ struct ConformanceTests {
             Issue.record("a callback for a removed subscription succeeded")
         } catch let error as PluginError {
             #expect(error.status == PluginStatus.notFound)
-            #expect(error.description == "plugin example-c: handle_callback failed with NOT_FOUND: unknown subscription")
+            #expect(error.description == "plugin \(loaded.id): handle_callback failed with NOT_FOUND: unknown subscription")
         }
     }
 
-    @Test(arguments: [
+    @Test(arguments: PluginUnderTest.allCases, [
         (#"{"subscription":"s","fail":"invalid"}"#, PluginStatus.invalid, "subscribe failed with INVALID: asked to fail"),
         (#"{"subscription":"s","fail":"retryable"}"#, PluginStatus.retryable, "subscribe failed with RETRYABLE: asked to fail"),
         (#"{"nothing":"here"}"#, PluginStatus.invalid, "subscribe failed with INVALID: request lacks \"subscription\""),
     ])
-    func errorsFromHooksArriveWithTheirStatusAndMessage(request: String, status: Int32, message: String) async throws {
-        let loaded = try await load()
+    func errorsFromHooksArriveWithTheirStatusAndMessage(kind: PluginUnderTest, scenario: (request: String, status: Int32, message: String)) async throws {
+        let (request, status, message) = scenario
+        guard let loaded = try await load(kind) else { return }
         defer { loaded.directory.remove() }
         do {
             _ = try await loaded.plugin.subscribe(loaded.instance, request: Array(request.utf8))
             Issue.record("subscribe succeeded")
         } catch let error as PluginError {
             #expect(error.status == status)
-            #expect(error.description == "plugin example-c: \(message)")
+            #expect(error.description == "plugin \(loaded.id): \(message)")
         }
     }
 
@@ -149,8 +161,9 @@ struct ConformanceTests {
         throw FixtureError("no completion for request \(requestID)")
     }
 
-    @Test func outboundHTTPCompletesExactlyOnceForSuccessErrorTimeoutCancelAndDenial() async throws {
-        let loaded = try await load()
+    @Test(arguments: PluginUnderTest.allCases)
+    func outboundHTTPCompletesExactlyOnceForSuccessErrorTimeoutCancelAndDenial(kind: PluginUnderTest) async throws {
+        guard let loaded = try await load(kind) else { return }
         defer { loaded.directory.remove() }
         let server = try await LocalHTTPServer.start()
 
@@ -179,8 +192,9 @@ struct ConformanceTests {
         #expect(denied.deliveries == "1")
     }
 
-    @Test func manyConcurrentCallsThatReenterTheHostDoNotDeadlock() async throws {
-        let loaded = try await load()
+    @Test(arguments: PluginUnderTest.allCases)
+    func manyConcurrentCallsThatReenterTheHostDoNotDeadlock(kind: PluginUnderTest) async throws {
+        guard let loaded = try await load(kind) else { return }
         defer { loaded.directory.remove() }
         // Each subscribe calls log, clock, mint (a store write) and state_put from inside the hook,
         // while 64 callers wait: none of them may hold a cooperative thread.
@@ -194,13 +208,14 @@ struct ConformanceTests {
             try await group.waitForAll()
         }
         let keys = try await loaded.environment.database.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM plugin_state WHERE plugin_id = 'example-c' AND CAST(key AS TEXT) LIKE 'sub:c%'")
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM plugin_state WHERE plugin_id = ? AND CAST(key AS TEXT) LIKE 'sub:c%'", arguments: [loaded.id])
         }
         #expect(keys == 64)
     }
 
-    @Test func installedPluginsReloadAfterARestartAndRemoveDeletesThem() async throws {
-        let loaded = try await load()
+    @Test(arguments: PluginUnderTest.allCases)
+    func installedPluginsReloadAfterARestartAndRemoveDeletesThem(kind: PluginUnderTest) async throws {
+        guard let loaded = try await load(kind) else { return }
         defer { loaded.directory.remove() }
         _ = try await loaded.plugin.subscribe(loaded.instance, request: Array(#"{"subscription":"keep"}"#.utf8))
         await loaded.manager.shutdownAll()
@@ -208,12 +223,12 @@ struct ConformanceTests {
         // A second manager on the same data: the plugin loads from its private copy.
         let (second, _) = try await PluginFixture.makeManager(in: loaded.directory)
         try await second.loadInstalled()
-        let record = try await second.record(id: "example-c")
+        let record = try await second.record(id: loaded.id)
         #expect(record.state == "loaded")
-        #expect(try await second.list().map(\.id) == ["example-c"])
-        try await second.remove(id: "example-c")
+        #expect(try await second.list().map(\.id) == [loaded.id])
+        try await second.remove(id: loaded.id)
         #expect(try await second.list().isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: loaded.directory.path + "/data/plugins/example-c"))
-        await #expect(throws: PluginError.notInstalled("example-c")) { try await second.remove(id: "example-c") }
+        #expect(!FileManager.default.fileExists(atPath: loaded.directory.path + "/data/plugins/\(loaded.id)"))
+        await #expect(throws: PluginError.notInstalled(loaded.id)) { try await second.remove(id: loaded.id) }
     }
 }

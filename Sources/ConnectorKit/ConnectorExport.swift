@@ -1,0 +1,136 @@
+import CCallgatePlugin
+import Synchronization
+
+/// The connector type of this library, recorded by ``negotiate(offer:answer:connector:)`` for
+/// `init` to construct (the ABI's init takes no user context, so this is written once per library).
+private let registeredConnector = Mutex<(any Connector.Type)?>(nil)
+
+/// ConnectorKit's build information, in static storage as the ABI requires.
+private let buildInfo: StaticString = "ConnectorKit 1.0 (Swift)"
+
+/// Answers the gateway's negotiation for `connector`. Call it from the one exported symbol:
+///
+/// ```swift
+/// @_cdecl("callgate_plugin_negotiate")
+/// public func callgatePluginNegotiate(_ offer: OpaquePointer?, _ answer: OpaquePointer?) -> Int32 {
+///     negotiate(offer: offer, answer: answer, connector: MyConnector.self)
+/// }
+/// ```
+public func negotiate(offer: OpaquePointer?, answer: OpaquePointer?, connector: any Connector.Type) -> Int32 {
+    guard let offer = UnsafePointer<callgate_host_offer>(offer), let answer = UnsafeMutablePointer<callgate_plugin_answer>(answer) else {
+        return CALLGATE_ERR_INVALID
+    }
+    registeredConnector.withLock { $0 = connector }
+    // Write only the fields that lie inside the host's answer struct.
+    guard Int(answer.pointee.struct_size) >= MemoryLayout<callgate_plugin_answer>.size else { return CALLGATE_ERR_INCOMPATIBLE }
+    answer.pointee.major = UInt16(CALLGATE_ABI_MAJOR)
+    answer.pointee.minor = UInt16(CALLGATE_ABI_MINOR)
+    answer.pointee.build_info = callgate_bytes(ptr: buildInfo.utf8Start, len: buildInfo.utf8CodeUnitCount)
+    answer.pointee.`init` = connectorInit
+    let major = UInt16(CALLGATE_ABI_MAJOR)
+    return offer.pointee.min_major <= major && major <= offer.pointee.max_major ? CALLGATE_OK : CALLGATE_ERR_INCOMPATIBLE
+}
+
+private final class ConnectorBox {
+    let connector: any Connector
+    init(_ connector: any Connector) { self.connector = connector }
+}
+
+private final class InstanceBox {
+    let instance: any ConnectorInstance
+    init(_ instance: any ConnectorInstance) { self.instance = instance }
+}
+
+private func connectorBox(_ pointer: UnsafeMutableRawPointer?) -> ConnectorBox? {
+    pointer.map { Unmanaged<ConnectorBox>.fromOpaque($0).takeUnretainedValue() }
+}
+
+private func instanceBox(_ pointer: UnsafeMutableRawPointer?) -> InstanceBox? {
+    pointer.map { Unmanaged<InstanceBox>.fromOpaque($0).takeUnretainedValue() }
+}
+
+/// Runs a throwing body for a hook: ok/pending with its result, or the error's status and message.
+private func answer(
+    _ result: UnsafePointer<callgate_writer>?,
+    _ error: UnsafePointer<callgate_writer>?,
+    _ body: () throws(ConnectorError) -> HookOutcome
+) -> Int32 {
+    do {
+        switch try body() {
+        case .done(let value):
+            write(value.bytes, to: result)
+            return CALLGATE_OK
+        case .pending(let value):
+            write(value.bytes, to: result)
+            return CALLGATE_PENDING
+        }
+    } catch let failure {
+        write(Array(failure.message.utf8), to: error)
+        return failure.status
+    }
+}
+
+private let connectorInit: callgate_plugin_init_fn = { host, hooks, plugin, error in
+    guard let host, let hooks, let plugin, let type = registeredConnector.withLock({ $0 }) else { return CALLGATE_ERR_INVALID }
+    let connector: any Connector
+    do {
+        connector = try type.init(host: ConnectorHost(api: host))
+    } catch let failure as ConnectorError {
+        write(Array(failure.message.utf8), to: error)
+        return failure.status
+    } catch {
+        return CALLGATE_ERR_INTERNAL
+    }
+    plugin.pointee = Unmanaged.passRetained(ConnectorBox(connector)).toOpaque()
+
+    hooks.pointee.describe = { plugin, output in
+        guard let box = connectorBox(plugin) else { return CALLGATE_ERR_INVALID }
+        write(box.connector.describe().bytes, to: output)
+        return CALLGATE_OK
+    }
+    hooks.pointee.instance_create = { plugin, configuration, instance, error in
+        guard let box = connectorBox(plugin), let instance else { return CALLGATE_ERR_INVALID }
+        do {
+            let created = try box.connector.makeInstance(configuration: JSONValue(parsing: configuration.array) ?? .null)
+            instance.pointee = Unmanaged.passRetained(InstanceBox(created)).toOpaque()
+            return CALLGATE_OK
+        } catch let failure as ConnectorError {
+            write(Array(failure.message.utf8), to: error)
+            return failure.status
+        } catch {
+            return CALLGATE_ERR_INTERNAL
+        }
+    }
+    hooks.pointee.instance_free = { _, instance in
+        if let instance { Unmanaged<InstanceBox>.fromOpaque(instance).release() }
+    }
+    hooks.pointee.subscribe = { instance, request, result, error in
+        guard let box = instanceBox(instance) else { return CALLGATE_ERR_INVALID }
+        return answer(result, error) { () throws(ConnectorError) in try box.instance.subscribe(JSONValue(parsing: request.array) ?? .null) }
+    }
+    hooks.pointee.unsubscribe = { instance, request, result, error in
+        guard let box = instanceBox(instance) else { return CALLGATE_ERR_INVALID }
+        return answer(result, error) { () throws(ConnectorError) in try box.instance.unsubscribe(JSONValue(parsing: request.array) ?? .null) }
+    }
+    hooks.pointee.handle_callback = { instance, request, body, result, error in
+        guard let box = instanceBox(instance) else { return CALLGATE_ERR_INVALID }
+        let bodyBytes = body.array
+        return answer(result, error) { () throws(ConnectorError) in
+            try box.instance.handleCallback(JSONValue(parsing: request.array) ?? .null, body: bodyBytes)
+        }
+    }
+    hooks.pointee.http_completed = { plugin, requestID, status, response, body in
+        guard let box = connectorBox(plugin) else { return }
+        let result: Result<ConnectorHTTPResponse, ConnectorError> = status == CALLGATE_OK
+            ? .success(ConnectorHTTPResponse(metadata: JSONValue(parsing: response.array) ?? .null, body: body.array))
+            : .failure(ConnectorError(status: status, String(decoding: response.array, as: UTF8.self)))
+        box.connector.httpCompleted(requestID: requestID, result: result)
+    }
+    hooks.pointee.shutdown = { plugin in
+        guard let plugin else { return }
+        let box = Unmanaged<ConnectorBox>.fromOpaque(plugin)
+        box.takeUnretainedValue().connector.shutdown()
+        box.release()
+    }
+    return CALLGATE_OK
+}
