@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "callgate", targets: ["callgate"]),
         .library(name: "CallgateServer", targets: ["CallgateServer"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
+        .executable(name: "callgate-bench-plugin-call", targets: ["PluginCallBench"]),
         // The Swift example plugin, as a shared library a gateway loads.
         .library(name: "CallgateExampleSwift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
     ],
@@ -141,6 +142,21 @@ let package = Package(
         .executableTarget(
             name: "callgate",
             dependencies: ["CallgateCLI"],
+            swiftSettings: strictSettings
+        ),
+        // Benchmarks (bench/*.sh builds them in release and records results in bench/RESULTS.md).
+        .executableTarget(
+            name: "PluginCallBench",
+            dependencies: [
+                "CCallgatePlugin",
+                "CallgatePluginHost",
+                "CallgateCallbacks",
+                "CallgateStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/PluginCallBench",
+            exclude: ["bench_plugin.c"],
             swiftSettings: strictSettings
         ),
         .testTarget(
