@@ -84,10 +84,18 @@ let package = Package(
             dependencies: ["CCallgatePlugin"],
             swiftSettings: strictSettings
         ),
+        // The Swift example plugin: its connector (bundled into the gateway), and the one-file
+        // export that makes it a shared library of its own.
+        .target(
+            name: "ExampleSwiftConnector",
+            dependencies: ["ConnectorKit"],
+            path: "Plugins/ExampleSwift/Connector",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "ExampleSwiftPlugin",
-            dependencies: ["ConnectorKit"],
-            path: "Plugins/ExampleSwift",
+            dependencies: ["ExampleSwiftConnector"],
+            path: "Plugins/ExampleSwift/Export",
             swiftSettings: strictSettings
         ),
         // Server: configuration, TLS, limits, routes (health, metrics, callbacks, admin API).
@@ -124,6 +132,7 @@ let package = Package(
             dependencies: [
                 "CallgateServer",
                 "CallgatePluginHost",
+                "ExampleSwiftConnector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

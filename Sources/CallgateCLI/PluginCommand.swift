@@ -17,6 +17,7 @@ struct PluginCommand: AsyncParsableCommand {
         let abi: String
         let sha256: String
         let signed: Bool
+        let bundled: Bool
         let crashes: Int
         let state: String
         let buildInfo: String?
@@ -50,8 +51,8 @@ struct PluginCommand: AsyncParsableCommand {
             if client.json { return printJSON(data) }
             struct Plugins: Decodable { let plugins: [Record] }
             let plugins = try decodeAPI(Plugins.self, from: data).plugins
-            printTable(["ID", "VERSION", "ABI", "SIGNED", "CRASHES", "STATE"],
-                       plugins.map { [$0.id, $0.version, $0.abi, $0.signed ? "yes" : "no", String($0.crashes), $0.state] })
+            printTable(["ID", "VERSION", "ABI", "SOURCE", "CRASHES", "STATE"],
+                       plugins.map { [$0.id, $0.version, $0.abi, $0.bundled ? "bundled" : $0.signed ? "signed" : "unsigned", String($0.crashes), $0.state] })
         }
     }
 
@@ -69,7 +70,7 @@ struct PluginCommand: AsyncParsableCommand {
             print("version:     \(plugin.version)")
             print("abi:         \(plugin.abi)")
             print("sha256:      \(plugin.sha256)")
-            print("signed:      \(plugin.signed ? "yes" : "no")")
+            print("source:      \(plugin.bundled ? "bundled with the gateway" : plugin.signed ? "signed package" : "unsigned package")")
             print("state:       \(plugin.state)")
             print("crashes:     \(plugin.crashes)")
             print("build:       \(plugin.buildInfo ?? "-")")

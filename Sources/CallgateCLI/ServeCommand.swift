@@ -64,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         let gateway = try await Gateway.open(
             configuration: configuration,
             presetAdminToken: environment["CALLGATE_ADMIN_TOKEN"],
+            bundledPlugins: BundledPlugins.all,
             logger: logger
         )
         if let token = gateway.generatedAdminToken {

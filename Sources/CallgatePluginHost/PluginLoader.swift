@@ -21,8 +21,19 @@ enum PluginLoader {
         guard let symbol = dlsym(handle, CALLGATE_PLUGIN_NEGOTIATE_SYMBOL) else {
             throw PluginError.missingSymbol(plugin: manifest.id, symbol: CALLGATE_PLUGIN_NEGOTIATE_SYMBOL)
         }
-        let negotiate = unsafeBitCast(symbol, to: callgate_plugin_negotiate_fn.self)
+        return try start(
+            manifest: manifest, negotiate: unsafeBitCast(symbol, to: callgate_plugin_negotiate_fn.self), environment: environment, marker: marker
+        )
+    }
 
+    /// Negotiates with and initialises a plugin given its entry point: a loaded library's, or a
+    /// bundled plugin's linked into the gateway. The same ABI either way.
+    static func start(
+        manifest: PluginManifest,
+        negotiate: callgate_plugin_negotiate_fn,
+        environment: PluginHostEnvironment,
+        marker: InFlightMarker
+    ) throws -> LoadedPlugin {
         var offer = callgate_host_offer()
         offer.struct_size = UInt32(MemoryLayout<callgate_host_offer>.size)
         offer.min_major = PluginABI.hostMinMajor

@@ -19,6 +19,8 @@ public final class PluginManager: Sendable {
         public var abi: String
         public var sha256: String
         public var signed: Bool
+        /// Linked into the gateway (started at every start-up; cannot be removed).
+        public var bundled: Bool
         public var installedAt: Date
         public var crashes: Int
         public var quarantined: Bool
@@ -67,6 +69,9 @@ public final class PluginManager: Sendable {
     public func install(packageDirectory: String) async throws -> Record {
         let verified = try Self.verify(packageDirectory: packageDirectory, trustedPublisherKeys: trustedPublisherKeys)
         let id = verified.manifest.id
+        if try await isBundled(id: id) {
+            throw PluginError.negotiation(plugin: id, "is bundled with the gateway; a package cannot replace it")
+        }
         if loaded.withLock({ $0[id] }) != nil {
             // The old library cannot be unloaded; replacing it needs a restart.
             throw PluginError.negotiation(plugin: id, "is loaded; remove it and restart the gateway before installing another build")
@@ -104,25 +109,63 @@ public final class PluginManager: Sendable {
     /// Loads every installed plugin (at start-up). Failures are recorded, not thrown: one bad
     /// plugin does not keep the gateway down.
     public func loadInstalled() async throws {
-        let ids = try await environment.database.read { db in try String.fetchAll(db, sql: "SELECT id FROM plugin ORDER BY id") }
+        let ids = try await environment.database.read { db in try String.fetchAll(db, sql: "SELECT id FROM plugin WHERE bundled = 0 ORDER BY id") }
         for id in ids {
-            do {
-                let target = directory + "/" + id
-                let marker = try InFlightMarker(path: target + "/inflight")
-                if marker.countAtOpen > 0 {
-                    try await recordCrash(id: id)
-                }
-                if let crashes = try await quarantinedCrashes(id: id) {
-                    throw PluginError.quarantined(plugin: id, crashes: crashes)
-                }
-                let verified = try PluginPackage(directory: target).verify(
-                    trustedPublisherKeys: trustedPublisherKeys, supportedMajors: PluginABI.supportedMajors
+            await startRecordingFailure(id: id) { marker in
+                let verified = try PluginPackage(directory: self.directory + "/" + id).verify(
+                    trustedPublisherKeys: self.trustedPublisherKeys, supportedMajors: PluginABI.supportedMajors
                 )
-                try await load(verified, marker: marker)
-            } catch {
-                failures.withLock { $0[id] = "\(error)" }
-                environment.logger.error("plugin not loaded", metadata: ["plugin": "\(id)", "error": "\(error)"])
+                try await self.load(verified, marker: marker)
             }
+        }
+    }
+
+    /// Starts the plugins linked into the gateway (at start-up), recording them so that they are
+    /// listed like installed ones. A bundled plugin that crashed the gateway is quarantined too.
+    public func startBundled(_ bundled: [BundledPlugin]) async {
+        for plugin in bundled {
+            let manifest = plugin.manifest
+            do {
+                let manifestText = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
+                try await environment.database.write { db in
+                    try db.execute(
+                        sql: """
+                            INSERT INTO plugin (id, version, abi_major, abi_minor, library_sha256, manifest, signed, bundled, installed_at)
+                            VALUES (?, ?, ?, ?, 'bundled', ?, 0, 1, ?)
+                            ON CONFLICT(id) DO UPDATE SET version = excluded.version, abi_major = excluded.abi_major,
+                                abi_minor = excluded.abi_minor, manifest = excluded.manifest, bundled = 1
+                            """,
+                        arguments: [manifest.id, manifest.version, manifest.abi.major, manifest.abi.minor, manifestText, Date().timeIntervalSince1970]
+                    )
+                }
+            } catch {
+                failures.withLock { $0[manifest.id] = "\(error)" }
+                continue
+            }
+            await startRecordingFailure(id: manifest.id) { marker in
+                try await self.start(manifest: manifest, marker: marker) { environment, marker in
+                    try PluginLoader.start(manifest: manifest, negotiate: plugin.negotiate, environment: environment, marker: marker)
+                }
+            }
+        }
+    }
+
+    /// Opens the plugin's crash marker, counts a crash it reveals, refuses a quarantined plugin,
+    /// then runs `start`; a failure is recorded and logged, never thrown.
+    private func startRecordingFailure(id: String, _ start: (InFlightMarker) async throws -> Void) async {
+        do {
+            try FileManager.default.createDirectory(atPath: directory + "/" + id, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let marker = try InFlightMarker(path: directory + "/" + id + "/inflight")
+            if marker.countAtOpen > 0 {
+                try await recordCrash(id: id)
+            }
+            if let crashes = try await quarantinedCrashes(id: id) {
+                throw PluginError.quarantined(plugin: id, crashes: crashes)
+            }
+            try await start(marker)
+        } catch {
+            failures.withLock { $0[id] = "\(error)" }
+            environment.logger.error("plugin not loaded", metadata: ["plugin": "\(id)", "error": "\(error)"])
         }
     }
 
@@ -137,13 +180,15 @@ public final class PluginManager: Sendable {
     /// One installed plugin.
     public func record(id: String) async throws -> Record {
         struct Row: Sendable {
-            let version: String, abiMajor: Int, abiMinor: Int, sha256: String, signed: Bool, installedAt: Double, crashes: Int, quarantined: Bool
+            let version: String, abiMajor: Int, abiMinor: Int, sha256: String, signed: Bool, bundled: Bool, installedAt: Double, crashes: Int
+            let quarantined: Bool
         }
         let row = try await environment.database.read { db -> Row? in
             guard let row = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM plugin WHERE id = ?", arguments: [id]) else { return nil }
             return Row(
                 version: row["version"], abiMajor: row["abi_major"], abiMinor: row["abi_minor"], sha256: row["library_sha256"],
-                signed: row["signed"], installedAt: row["installed_at"], crashes: row["crashes"], quarantined: row["quarantined"]
+                signed: row["signed"], bundled: row["bundled"], installedAt: row["installed_at"], crashes: row["crashes"],
+                quarantined: row["quarantined"]
             )
         }
         guard let row else { throw PluginError.notInstalled(id) }
@@ -158,7 +203,7 @@ public final class PluginManager: Sendable {
         }
         return Record(
             id: id, version: row.version, abi: "\(plugin?.abiMajor ?? row.abiMajor).\(plugin?.abiMinor ?? row.abiMinor)",
-            sha256: row.sha256, signed: row.signed, installedAt: Date(timeIntervalSince1970: row.installedAt),
+            sha256: row.sha256, signed: row.signed, bundled: row.bundled, installedAt: Date(timeIntervalSince1970: row.installedAt),
             crashes: row.crashes, quarantined: row.quarantined, state: state, buildInfo: plugin?.buildInfo,
             description: descriptions.withLock { $0[id] }
         )
@@ -167,7 +212,9 @@ public final class PluginManager: Sendable {
     /// Uninstalls a plugin: its shutdown hook runs, its files and state are deleted. The library
     /// stays mapped until the process ends (plugins are never unloaded).
     public func remove(id: String) async throws {
-        _ = try await record(id: id)
+        if try await record(id: id).bundled {
+            throw PluginError.negotiation(plugin: id, "is bundled with the gateway and cannot be removed")
+        }
         if let plugin = loaded.withLock({ $0.removeValue(forKey: id) }) {
             await plugin.shutdown()
         }
@@ -188,13 +235,28 @@ public final class PluginManager: Sendable {
     // MARK: private
 
     private func load(_ verified: PluginPackage.Verified, marker: InFlightMarker) async throws {
+        try await start(manifest: verified.manifest, marker: marker) { environment, marker in
+            try PluginLoader.load(manifest: verified.manifest, libraryPath: verified.libraryPath, environment: environment, marker: marker)
+        }
+    }
+
+    private func isBundled(id: String) async throws -> Bool {
+        try await environment.database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT bundled FROM plugin WHERE id = ?", arguments: [id]) ?? false
+        }
+    }
+
+    /// Runs `open` (dlopen or a bundled entry point, then negotiation and init) on the loader's
+    /// thread, never the cooperative pool, since it runs plugin code; then describes the plugin.
+    private func start(
+        manifest: PluginManifest,
+        marker: InFlightMarker,
+        _ open: @escaping @Sendable (PluginHostEnvironment, InFlightMarker) throws -> LoadedPlugin
+    ) async throws {
         let environment = self.environment
-        // dlopen and init run plugin code: on a thread of their own, never the cooperative pool.
         let plugin: LoadedPlugin = try await withCheckedThrowingContinuation { continuation in
             loaderQueue.async {
-                continuation.resume(with: Result {
-                    try PluginLoader.load(manifest: verified.manifest, libraryPath: verified.libraryPath, environment: environment, marker: marker)
-                })
+                continuation.resume(with: Result { try open(environment, marker) })
             }
         }
         let description = try? await plugin.describe()

@@ -76,11 +76,13 @@ public final class Gateway: Sendable {
     /// - Parameters:
     ///   - configuration: The resolved settings.
     ///   - presetAdminToken: `CALLGATE_ADMIN_TOKEN`, which replaces the stored token.
+    ///   - bundledPlugins: Plugins linked into the gateway, started before the installed ones.
     ///   - callbackHandlers: The handler for each callback owner kind.
     ///   - logger: The gateway's logger.
     public static func open(
         configuration: GatewayConfiguration,
         presetAdminToken: String? = nil,
+        bundledPlugins: [BundledPlugin] = [],
         callbackHandlers: [String: any CallbackHandler] = [:],
         logger: Logger
     ) async throws -> Gateway {
@@ -110,6 +112,7 @@ public final class Gateway: Sendable {
             ),
             trustedPublisherKeys: trustedKeys
         )
+        await plugins.startBundled(bundledPlugins)
         try await plugins.loadInstalled()
         return Gateway(
             configuration: configuration,

@@ -44,7 +44,8 @@ enum StoreMigrations {
             try db.execute(
                 sql: """
                     -- Installed plugins. The library lives in the private plugin directory under
-                    -- its id; crashes counts gateway deaths inside one of its hooks.
+                    -- its id (bundled plugins are linked into the gateway instead); crashes counts
+                    -- gateway deaths inside one of its hooks.
                     CREATE TABLE plugin (
                         id TEXT PRIMARY KEY NOT NULL,
                         version TEXT NOT NULL,
@@ -54,6 +55,7 @@ enum StoreMigrations {
                         manifest TEXT NOT NULL,
                         signed INTEGER NOT NULL,
                         installed_at REAL NOT NULL,
+                        bundled INTEGER NOT NULL DEFAULT 0,
                         crashes INTEGER NOT NULL DEFAULT 0,
                         quarantined INTEGER NOT NULL DEFAULT 0
                     ) STRICT;

@@ -90,10 +90,15 @@ struct ABIHeaderTests {
                                                          "-module-name", "ConnectorKit", "-I", include] + sdkSources
                                                          + ["-o", directory + "/libConnectorKit.a"], in: directory)
         guard sdk.status == 0 else { throw FixtureError("swiftc (ConnectorKit) failed: \(sdk.output)") }
+        let connector = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-module", "-emit-library", "-static",
+                                                               "-module-name", "ExampleSwiftConnector", "-I", directory, "-I", include,
+                                                               root + "/Plugins/ExampleSwift/Connector/ExampleConnector.swift",
+                                                               "-o", directory + "/libExampleSwiftConnector.a"], in: directory)
+        guard connector.status == 0 else { throw FixtureError("swiftc (connector) failed: \(connector.output)") }
         let library = directory + "/libexample_swift.so"
         let plugin = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-library", "-module-name", "ExampleSwiftPlugin",
-                                                            "-I", directory, "-I", include, root + "/Plugins/ExampleSwift/ExampleConnector.swift",
-                                                            "-L", directory, "-lConnectorKit", "-o", library], in: directory)
+                                                            "-I", directory, "-I", include, root + "/Plugins/ExampleSwift/Export/Export.swift",
+                                                            "-L", directory, "-lExampleSwiftConnector", "-lConnectorKit", "-o", library], in: directory)
         guard plugin.status == 0 else { throw FixtureError("swiftc (plugin) failed: \(plugin.output)") }
         return library
     }

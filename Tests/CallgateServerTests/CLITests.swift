@@ -211,7 +211,13 @@ import CallgateTesting
         let again = try Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: token)
         url = "https://127.0.0.1:\(try await again.port())"
         let list = try Self.run(["plugin", "list", "--server", url], in: directory.path, environment: token)
-        #expect(list.stdout.contains("example-c  1.0.0    1.0  no      0        loaded"), "\(list.stdout)")
+        let rows = list.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        #expect(rows.contains("example-c 1.0.0 1.0 unsigned 0 loaded"), "\(list.stdout)")
+        // The Swift example is linked into the gateway and started at every start-up.
+        #expect(rows.contains("example-swift 1.0.0 1.0 bundled 0 loaded"), "\(list.stdout)")
+        let removeBundled = try Self.run(["plugin", "remove", "example-swift", "--server", url], in: directory.path, environment: token)
+        #expect(removeBundled.status != 0)
+        #expect(removeBundled.stderr.contains("plugin example-swift: is bundled with the gateway and cannot be removed"), "\(removeBundled.stderr)")
 
         // A tampered package is refused with one line naming the problem.
         let handle = try FileHandle(forWritingAtPath: package + "/libexample_c.so").map { $0 }

@@ -163,13 +163,14 @@ enum OpenAPIDocument {
                 retiredAt: {type: string, format: date-time}
             Plugin:
               type: object
-              required: [id, version, abi, sha256, signed, installedAt, crashes, quarantined, state]
+              required: [id, version, abi, sha256, signed, bundled, installedAt, crashes, quarantined, state]
               properties:
                 id: {type: string}
                 version: {type: string}
                 abi: {type: string, examples: ['1.0']}
                 sha256: {type: string}
                 signed: {type: boolean}
+                bundled: {type: boolean, description: linked into the gateway; started at every start-up, cannot be removed}
                 installedAt: {type: string, format: date-time}
                 crashes: {type: integer}
                 quarantined: {type: boolean}

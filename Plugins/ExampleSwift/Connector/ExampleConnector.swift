@@ -78,8 +78,8 @@ final class ExampleInstance: ConnectorInstance {
     }
 }
 
-/// The one exported symbol: hands the connector type to ConnectorKit.
-@_cdecl("callgate_plugin_negotiate")
-public func callgatePluginNegotiate(_ offer: OpaquePointer?, _ answer: OpaquePointer?) -> Int32 {
+/// The plugin's entry point. The shared library exports it as `callgate_plugin_negotiate`
+/// (Plugins/ExampleSwift/Export); the gateway calls it directly when the plugin is bundled.
+public func exampleSwiftNegotiate(_ offer: OpaquePointer?, _ answer: OpaquePointer?) -> Int32 {
     negotiate(offer: offer, answer: answer, connector: ExampleConnector.self)
 }
