@@ -122,20 +122,29 @@ import Testing
     }
 
     @Test(arguments: PluginUnderTest.allCases, [
-        (#"{"subscription":"s","fail":"invalid"}"#, PluginStatus.invalid, "subscribe failed with INVALID: asked to fail"),
-        (#"{"subscription":"s","fail":"retryable"}"#, PluginStatus.retryable, "subscribe failed with RETRYABLE: asked to fail"),
-        (#"{"nothing":"here"}"#, PluginStatus.invalid, "subscribe failed with INVALID: request lacks \"subscription\""),
+        ("subscribe", #"{"subscription":"s","fail":"invalid"}"#, PluginStatus.invalid, "subscribe failed with INVALID: asked to fail"),
+        ("subscribe", #"{"subscription":"s","fail":"retryable"}"#, PluginStatus.retryable, "subscribe failed with RETRYABLE: asked to fail"),
+        ("subscribe", #"{"nothing":"here"}"#, PluginStatus.invalid, "subscribe failed with INVALID: request lacks \"subscription\""),
+        ("unsubscribe", #"{"nothing":"here"}"#, PluginStatus.invalid, "unsubscribe failed with INVALID: request lacks \"subscription\""),
+        ("handle_callback", #"{"nothing":"here"}"#, PluginStatus.invalid, "handle_callback failed with INVALID: request lacks \"subscription\""),
+        ("handle_callback", #"{"subscription":"never"}"#, PluginStatus.notFound, "handle_callback failed with NOT_FOUND: unknown subscription"),
     ])
-    func errorsFromHooksArriveWithTheirStatusAndMessage(kind: PluginUnderTest, scenario: (request: String, status: Int32, message: String)) async throws {
-        let (request, status, message) = scenario
+    func errorsFromHooksArriveWithTheirStatusAndMessage(
+        kind: PluginUnderTest, scenario: (hook: String, request: String, status: Int32, message: String)
+    ) async throws {
         guard let loaded = try await load(kind) else { return }
         defer { loaded.directory.remove() }
+        let request = Array(scenario.request.utf8)
         do {
-            _ = try await loaded.plugin.subscribe(loaded.instance, request: Array(request.utf8))
-            Issue.record("subscribe succeeded")
+            switch scenario.hook {
+            case "subscribe": _ = try await loaded.plugin.subscribe(loaded.instance, request: request)
+            case "unsubscribe": _ = try await loaded.plugin.unsubscribe(loaded.instance, request: request)
+            default: _ = try await loaded.plugin.handleCallback(loaded.instance, request: request, body: [])
+            }
+            Issue.record("\(scenario.hook) succeeded")
         } catch let error as PluginError {
-            #expect(error.status == status)
-            #expect(error.description == "plugin \(loaded.id): \(message)")
+            #expect(error.status == scenario.status)
+            #expect(error.description == "plugin \(loaded.id): \(scenario.message)")
         }
     }
 
