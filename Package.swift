@@ -61,11 +61,18 @@ let package = Package(
             name: "CCallgatePlugin",
             path: "Sources/CCallgatePlugin"
         ),
+        // The byte buffers and writers of the ABI, shared by the host and ConnectorKit.
+        .target(
+            name: "CallgatePluginBuffers",
+            dependencies: ["CCallgatePlugin"],
+            swiftSettings: strictSettings
+        ),
         // Plugin host: verify, load and negotiate plugins; host services; calling hooks off the pool.
         .target(
             name: "CallgatePluginHost",
             dependencies: [
                 "CCallgatePlugin",
+                "CallgatePluginBuffers",
                 "CallgateStore",
                 "CallgateCallbacks",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -81,7 +88,7 @@ let package = Package(
         // ConnectorKit: the Swift SDK for plugins (a protocol and one exported entry point).
         .target(
             name: "ConnectorKit",
-            dependencies: ["CCallgatePlugin"],
+            dependencies: ["CCallgatePlugin", "CallgatePluginBuffers"],
             swiftSettings: strictSettings
         ),
         // The Swift example plugin: its connector (bundled into the gateway), and the one-file

@@ -1,4 +1,5 @@
 import CCallgatePlugin
+import CallgatePluginBuffers
 
 /// Builds the `callgate_host_api` table a plugin receives: C function pointers that find their
 /// ``PluginHostContext`` through the table's `host` pointer and never let a Swift error cross.

@@ -1,4 +1,5 @@
 import CCallgatePlugin
+import CallgatePluginBuffers
 import Dispatch
 import Foundation
 import Synchronization

@@ -1,4 +1,5 @@
 import CCallgatePlugin
+import CallgatePluginBuffers
 import Foundation
 
 /// Opens a verified plugin library and brings it to life: `dlopen`, negotiation, `init`.

@@ -1,4 +1,5 @@
 import CCallgatePlugin
+import CallgatePluginBuffers
 import Synchronization
 
 /// The connector type of this library, recorded by ``negotiate(offer:answer:connector:)`` for
@@ -58,14 +59,14 @@ private func answer(
     do {
         switch try body() {
         case .done(let value):
-            write(value.bytes, to: result)
+            append(value.bytes, to: result)
             return CALLGATE_OK
         case .pending(let value):
-            write(value.bytes, to: result)
+            append(value.bytes, to: result)
             return CALLGATE_PENDING
         }
     } catch let failure {
-        write(Array(failure.message.utf8), to: error)
+        append(Array(failure.message.utf8), to: error)
         return failure.status
     }
 }
@@ -76,7 +77,7 @@ private let connectorInit: callgate_plugin_init_fn = { host, hooks, plugin, erro
     do {
         connector = try type.init(host: ConnectorHost(api: host))
     } catch let failure as ConnectorError {
-        write(Array(failure.message.utf8), to: error)
+        append(Array(failure.message.utf8), to: error)
         return failure.status
     } catch {
         return CALLGATE_ERR_INTERNAL
@@ -85,7 +86,7 @@ private let connectorInit: callgate_plugin_init_fn = { host, hooks, plugin, erro
 
     hooks.pointee.describe = { plugin, output in
         guard let box = connectorBox(plugin) else { return CALLGATE_ERR_INVALID }
-        write(box.connector.describe().bytes, to: output)
+        append(box.connector.describe().bytes, to: output)
         return CALLGATE_OK
     }
     hooks.pointee.instance_create = { plugin, configuration, instance, error in
@@ -95,7 +96,7 @@ private let connectorInit: callgate_plugin_init_fn = { host, hooks, plugin, erro
             instance.pointee = Unmanaged.passRetained(InstanceBox(created)).toOpaque()
             return CALLGATE_OK
         } catch let failure as ConnectorError {
-            write(Array(failure.message.utf8), to: error)
+            append(Array(failure.message.utf8), to: error)
             return failure.status
         } catch {
             return CALLGATE_ERR_INTERNAL

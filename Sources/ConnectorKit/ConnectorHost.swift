@@ -1,4 +1,5 @@
 import CCallgatePlugin
+import CallgatePluginBuffers
 
 /// The gateway's services, as a connector sees them. Thread-safe; callable from inside hooks.
 public struct ConnectorHost: @unchecked Sendable {
@@ -17,7 +18,7 @@ public struct ConnectorHost: @unchecked Sendable {
     /// Writes a log line attributed to the plugin.
     public func log(_ level: LogLevel, _ message: String) {
         guard let log = api.pointee.log else { return }
-        lend(Array(message.utf8)) { log(api.pointee.host, level.rawValue, $0) }
+        withBorrowedBytes(Array(message.utf8)) { log(api.pointee.host, level.rawValue, $0) }
     }
 
     /// The gateway's clock, Unix milliseconds.
@@ -28,8 +29,8 @@ public struct ConnectorHost: @unchecked Sendable {
     /// The plugin's state value for `key`, or nil.
     public func state(_ key: String) throws(ConnectorError) -> [UInt8]? {
         guard let get = api.pointee.state_get else { throw .unsupported("state_get") }
-        let sink = Sink()
-        let status = lend(Array(key.utf8)) { key in sink.withWriter { get(api.pointee.host, key, $0) } }
+        let sink = ByteSink()
+        let status = withBorrowedBytes(Array(key.utf8)) { key in sink.withWriter { get(api.pointee.host, key, $0) } }
         if status == CALLGATE_ERR_NOT_FOUND { return nil }
         try check(status, "")
         return sink.bytes
@@ -38,14 +39,14 @@ public struct ConnectorHost: @unchecked Sendable {
     /// Stores a state value (durably, in the gateway's database).
     public func setState(_ key: String, _ value: [UInt8]) throws(ConnectorError) {
         guard let put = api.pointee.state_put else { throw .unsupported("state_put") }
-        let status = lend(Array(key.utf8)) { key in lend(value) { put(api.pointee.host, key, $0) } }
+        let status = withBorrowedBytes(Array(key.utf8)) { key in withBorrowedBytes(value) { put(api.pointee.host, key, $0) } }
         try check(status, "state_put failed")
     }
 
     /// Deletes a state value.
     public func deleteState(_ key: String) throws(ConnectorError) {
         guard let delete = api.pointee.state_delete else { throw .unsupported("state_delete") }
-        try check(lend(Array(key.utf8)) { delete(api.pointee.host, $0) }, "state_delete failed")
+        try check(withBorrowedBytes(Array(key.utf8)) { delete(api.pointee.host, $0) }, "state_delete failed")
     }
 
     /// Mints a signed callback URL for a subscription: `(id, url)`.
@@ -53,7 +54,7 @@ public struct ConnectorHost: @unchecked Sendable {
         guard let mint = api.pointee.mint_callback_url else { throw .unsupported("mint_callback_url") }
         var request: [String: JSONValue] = ["subscription": .string(subscription), "scope": .string(scope)]
         if let expiresInSeconds { request["expiresInSeconds"] = .number(Double(expiresInSeconds)) }
-        let result = try call { output, error in lend(JSONValue.object(request).bytes) { mint(api.pointee.host, $0, output, error) } }
+        let result = try call { output, error in withBorrowedBytes(JSONValue.object(request).bytes) { mint(api.pointee.host, $0, output, error) } }
         guard let json = JSONValue(parsing: result), let id = json["id"]?.string, let url = json["url"]?.string else {
             throw .internalError("mint_callback_url answered no id and url")
         }
@@ -68,9 +69,9 @@ public struct ConnectorHost: @unchecked Sendable {
             "headers": .object(headers.mapValues { .string($0) }),
         ]
         var requestID: UInt64 = 0
-        let error = Sink()
-        let status = lend(request.bytes) { requestBytes in
-            lend(body) { bodyBytes in error.withWriter { send(api.pointee.host, requestBytes, bodyBytes, &requestID, $0) } }
+        let error = ByteSink()
+        let status = withBorrowedBytes(request.bytes) { requestBytes in
+            withBorrowedBytes(body) { bodyBytes in error.withWriter { send(api.pointee.host, requestBytes, bodyBytes, &requestID, $0) } }
         }
         guard status == CALLGATE_PENDING else { throw ConnectorError(status: status, error.text) }
         return requestID
@@ -87,7 +88,7 @@ public struct ConnectorHost: @unchecked Sendable {
         guard let fire = api.pointee.fire_trigger else { throw .unsupported("fire_trigger") }
         let request: JSONValue = ["subscription": .string(subscription), "outputs": outputs]
         let result = try call { output, error in
-            lend(request.bytes) { requestBytes in lend(dedupeKey) { fire(api.pointee.host, requestBytes, $0, output, error) } }
+            withBorrowedBytes(request.bytes) { requestBytes in withBorrowedBytes(dedupeKey) { fire(api.pointee.host, requestBytes, $0, output, error) } }
         }
         guard let json = JSONValue(parsing: result), let runID = json["runId"]?.string else {
             throw .internalError("fire_trigger answered no runId")
@@ -98,15 +99,15 @@ public struct ConnectorHost: @unchecked Sendable {
     /// Completes an operation a hook answered pending for.
     public func completeOperation(id: String, status: Int32 = 0, outputs: JSONValue) throws(ConnectorError) {
         guard let complete = api.pointee.complete_operation else { throw .unsupported("complete_operation") }
-        let answer = lend(Array(id.utf8)) { idBytes in lend(outputs.bytes) { complete(api.pointee.host, idBytes, status, $0) } }
+        let answer = withBorrowedBytes(Array(id.utf8)) { idBytes in withBorrowedBytes(outputs.bytes) { complete(api.pointee.host, idBytes, status, $0) } }
         try check(answer, "complete_operation failed")
     }
 
     // MARK: plumbing
 
     private func call(_ body: (UnsafePointer<callgate_writer>, UnsafePointer<callgate_writer>) -> Int32) throws(ConnectorError) -> [UInt8] {
-        let output = Sink()
-        let error = Sink()
+        let output = ByteSink()
+        let error = ByteSink()
         let status = output.withWriter { outputWriter in error.withWriter { body(outputWriter, $0) } }
         try check(status, error.text)
         return output.bytes
@@ -114,42 +115,5 @@ public struct ConnectorHost: @unchecked Sendable {
 
     private func check(_ status: Int32, _ message: String) throws(ConnectorError) {
         guard status == CALLGATE_OK else { throw ConnectorError(status: status, message) }
-    }
-}
-
-/// Collects bytes appended to a `callgate_writer`.
-final class Sink {
-    var bytes: [UInt8] = []
-    var text: String { String(decoding: bytes, as: UTF8.self) }
-
-    func withWriter<R>(_ body: (UnsafePointer<callgate_writer>) -> R) -> R {
-        var writer = callgate_writer(
-            context: Unmanaged.passUnretained(self).toOpaque(),
-            append: { context, pointer, length in
-                guard let context, let pointer, length > 0 else { return }
-                Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue().bytes.append(contentsOf: UnsafeBufferPointer(start: pointer, count: length))
-            }
-        )
-        return withExtendedLifetime(self) { withUnsafePointer(to: &writer) { body($0) } }
-    }
-}
-
-/// Lends `bytes` as a `callgate_bytes` for the duration of `body`.
-func lend<R>(_ bytes: [UInt8], _ body: (callgate_bytes) -> R) -> R {
-    bytes.withUnsafeBufferPointer { body(callgate_bytes(ptr: $0.baseAddress, len: $0.count)) }
-}
-
-/// Appends bytes to a writer the host gave us.
-func write(_ bytes: [UInt8], to writer: UnsafePointer<callgate_writer>?) {
-    guard let writer, let append = writer.pointee.append else { return }
-    bytes.withUnsafeBufferPointer { buffer in
-        if let base = buffer.baseAddress { append(writer.pointee.context, base, buffer.count) }
-    }
-}
-
-extension callgate_bytes {
-    var array: [UInt8] {
-        guard let ptr, len > 0 else { return [] }
-        return Array(UnsafeBufferPointer(start: ptr, count: len))
     }
 }

@@ -84,12 +84,15 @@ struct ABIHeaderTests {
     static func buildReleaseSwiftExample(into directory: String) throws -> String {
         let root = PluginFixture.packageRoot
         let include = root + "/Sources/CCallgatePlugin/include"
-        let sdkSources = try FileManager.default.contentsOfDirectory(atPath: root + "/Sources/ConnectorKit")
-            .filter { $0.hasSuffix(".swift") }.map { root + "/Sources/ConnectorKit/" + $0 }
-        let sdk = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-module", "-emit-library", "-static",
-                                                         "-module-name", "ConnectorKit", "-I", include] + sdkSources
-                                                         + ["-o", directory + "/libConnectorKit.a"], in: directory)
-        guard sdk.status == 0 else { throw FixtureError("swiftc (ConnectorKit) failed: \(sdk.output)") }
+        // The SDK's two modules, in dependency order, as static libraries.
+        for module in ["CallgatePluginBuffers", "ConnectorKit"] {
+            let sources = try FileManager.default.contentsOfDirectory(atPath: root + "/Sources/" + module)
+                .filter { $0.hasSuffix(".swift") }.map { root + "/Sources/\(module)/" + $0 }
+            let built = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-module", "-emit-library", "-static",
+                                                               "-module-name", module, "-I", directory, "-I", include] + sources
+                                                               + ["-o", directory + "/lib\(module).a"], in: directory)
+            guard built.status == 0 else { throw FixtureError("swiftc (\(module)) failed: \(built.output)") }
+        }
         let connector = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-module", "-emit-library", "-static",
                                                                "-module-name", "ExampleSwiftConnector", "-I", directory, "-I", include,
                                                                root + "/Plugins/ExampleSwift/Connector/ExampleConnector.swift",
@@ -98,7 +101,7 @@ struct ABIHeaderTests {
         let library = directory + "/libexample_swift.so"
         let plugin = try PluginFixture.run("/usr/bin/env", ["swiftc", "-O", "-parse-as-library", "-emit-library", "-module-name", "ExampleSwiftPlugin",
                                                             "-I", directory, "-I", include, root + "/Plugins/ExampleSwift/Export/Export.swift",
-                                                            "-L", directory, "-lExampleSwiftConnector", "-lConnectorKit", "-o", library], in: directory)
+                                                            "-L", directory, "-lExampleSwiftConnector", "-lConnectorKit", "-lCallgatePluginBuffers", "-o", library], in: directory)
         guard plugin.status == 0 else { throw FixtureError("swiftc (plugin) failed: \(plugin.output)") }
         return library
     }

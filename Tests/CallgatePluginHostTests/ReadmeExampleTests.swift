@@ -51,7 +51,7 @@ import Testing
         _ = try ABIHeaderTests.buildReleaseSwiftExample(into: directory.path)
         let build = try PluginFixture.run("/usr/bin/env", [
             "swiftc", "-parse-as-library", "-emit-library", "-module-name", "HelloPlugin", "-I", directory.path,
-            "-I", PluginFixture.currentHeaderDirectory, directory.path + "/Hello.swift", "-L", directory.path, "-lConnectorKit",
+            "-I", PluginFixture.currentHeaderDirectory, directory.path + "/Hello.swift", "-L", directory.path, "-lConnectorKit", "-lCallgatePluginBuffers",
             "-o", directory.path + "/libhello_swift.so",
         ], in: directory.path)
         #expect(build.status == 0, "\(build.output)")
