@@ -21,10 +21,13 @@ enum HostServiceTable {
             serviceContext(host)?.environment.clock() ?? 0
         }
         table.pointee.state_get = { host, key, valueOut in
-            guard let context = serviceContext(host) else { return PluginStatus.internalError }
-            guard let value = context.stateGet(key: key.array) else { return PluginStatus.notFound }
-            append(value, to: valueOut)
-            return PluginStatus.ok
+            var found = false
+            let status = serviceAnswer(host, error: nil) { context in
+                guard let value = try context.stateGet(key: key.array) else { return }
+                found = true
+                append(value, to: valueOut)
+            }
+            return status == PluginStatus.ok && !found ? PluginStatus.notFound : status
         }
         table.pointee.state_put = { host, key, value in
             serviceAnswer(host, error: nil) { try $0.statePut(key: key.array, value: value.array) }

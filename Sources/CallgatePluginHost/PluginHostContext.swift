@@ -78,9 +78,11 @@ final class PluginHostContext: Sendable {
         logger.log(level: swiftLevel, "\(text)")
     }
 
-    func stateGet(key: [UInt8]) -> [UInt8]? {
+    /// The value, or nil when the key is not set; a database failure throws (and reaches the
+    /// plugin as INTERNAL, not as a missing key).
+    func stateGet(key: [UInt8]) throws -> [UInt8]? {
         let pluginID = self.pluginID
-        return try? environment.database.pool.read { db in
+        return try environment.database.pool.read { db in
             try Data.fetchOne(db, sql: "SELECT value FROM plugin_state WHERE plugin_id = ? AND key = ?", arguments: [pluginID, Data(key)])
         }.map { Array($0) }
     }
