@@ -105,6 +105,11 @@ let package = Package(
             path: "Plugins/ExampleSwift/Export",
             swiftSettings: strictSettings
         ),
+        // Expressions: the workflow expression language (parser, templates, evaluator, functions).
+        .target(
+            name: "CallgateExpressions",
+            swiftSettings: strictSettings
+        ),
         // Server: configuration, TLS, limits, routes (health, metrics, callbacks, admin API).
         .target(
             name: "CallgateServer",
@@ -178,6 +183,11 @@ let package = Package(
         .testTarget(
             name: "CallgateCallbacksTests",
             dependencies: ["CallgateCallbacks", "CallgateStore", "CallgateTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CallgateExpressionsTests",
+            dependencies: ["CallgateExpressions"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,100 @@
+import Foundation
+
+/// A value in the workflow expression language: JSON, with integers and floats kept apart as
+/// Logic Apps keeps them (`add(1, 2)` is `3`, `add(1, 2.0)` is `3.0`).
+public enum ExpressionValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case integer(Int64)
+    case float(Double)
+    case string(String)
+    case array([ExpressionValue])
+    case object([String: ExpressionValue])
+
+    /// The Logic Apps type name used in error messages.
+    public var typeName: String {
+        switch self {
+        case .null: "Null"
+        case .bool: "Boolean"
+        case .integer: "Integer"
+        case .float: "Float"
+        case .string: "String"
+        case .array: "Array"
+        case .object: "Object"
+        }
+    }
+
+    /// Parses JSON text.
+    public init(json data: Data) throws {
+        self = try JSONDecoder().decode(ExpressionValue.self, from: data)
+    }
+
+    /// Compact JSON text with sorted keys.
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// How `string()` and interpolation render a value: strings as they are, the rest as JSON.
+    public var stringValue: String {
+        switch self {
+        case .null: ""
+        case .bool(let value): value ? "True" : "False"
+        case .integer(let value): String(value)
+        case .float(let value): Self.format(value)
+        case .string(let value): value
+        case .array, .object: jsonText
+        }
+    }
+
+    static func format(_ value: Double) -> String {
+        if value.rounded() == value && abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    /// Truthiness for `if`, `and`, `or`, `not`: only booleans are accepted by Logic Apps.
+    var isNullOrEmpty: Bool {
+        switch self {
+        case .null: true
+        case .string(let text): text.isEmpty
+        case .array(let values): values.isEmpty
+        case .object(let members): members.isEmpty
+        default: false
+        }
+    }
+}
+
+extension ExpressionValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .float(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([ExpressionValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: ExpressionValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .float(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let values): try container.encode(values)
+        case .object(let members): try container.encode(members)
+        }
+    }
+}
