@@ -110,6 +110,12 @@ let package = Package(
             name: "CallgateExpressions",
             swiftSettings: strictSettings
         ),
+        // Workflow: Logic Apps definitions, deploy-time validation (the engine grows here).
+        .target(
+            name: "CallgateWorkflow",
+            dependencies: ["CallgateExpressions"],
+            swiftSettings: strictSettings
+        ),
         // Server: configuration, TLS, limits, routes (health, metrics, callbacks, admin API).
         .target(
             name: "CallgateServer",
@@ -188,6 +194,11 @@ let package = Package(
         .testTarget(
             name: "CallgateExpressionsTests",
             dependencies: ["CallgateExpressions"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CallgateWorkflowTests",
+            dependencies: ["CallgateWorkflow", "CallgateExpressions"],
             swiftSettings: strictSettings
         ),
         .testTarget(
