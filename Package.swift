@@ -113,7 +113,7 @@ let package = Package(
         // Workflow: Logic Apps definitions, deploy-time validation (the engine grows here).
         .target(
             name: "CallgateWorkflow",
-            dependencies: ["CallgateExpressions"],
+            dependencies: ["CallgateExpressions", "CallgateStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         // Server: configuration, TLS, limits, routes (health, metrics, callbacks, admin API).
@@ -121,6 +121,8 @@ let package = Package(
             name: "CallgateServer",
             dependencies: [
                 "CallgateStore",
+                "CallgateWorkflow",
+                "CallgateExpressions",
                 "CallgateCallbacks",
                 "CallgatePluginHost",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -61,11 +61,16 @@ struct AdminClient {
 
     private static func errorMessage(from data: Data, status: UInt) -> String {
         struct Envelope: Decodable {
-            struct Body: Decodable { let code: String; let message: String; let path: String? }
+            struct Problem: Decodable { let path: String; let message: String }
+            struct Body: Decodable { let code: String; let message: String; let path: String?; let problems: [Problem]? }
             let error: Body
         }
         guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data) else {
             return "the gateway answered \(status)"
+        }
+        if let problems = envelope.error.problems, !problems.isEmpty {
+            // A definition's validation: the summary, then one line per problem with its JSON path.
+            return ([envelope.error.message] + problems.map { "\($0.path): \($0.message)" }).joined(separator: "\n")
         }
         let path = envelope.error.path.map { " at \($0)" } ?? ""
         return "\(envelope.error.message)\(path) (\(status) \(envelope.error.code))"

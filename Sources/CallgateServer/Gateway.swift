@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CallgateCallbacks
 import CallgatePluginHost
 import CallgateStore
+import CallgateWorkflow
 import Foundation
 import GRDB
 import Hummingbird
@@ -238,6 +239,7 @@ public final class Gateway: Sendable {
             }
             KeysAPI(keyRing: keyRing).register(on: api)
             PluginsAPI(plugins: plugins).register(on: api)
+            WorkflowsAPI(workflows: WorkflowRepository(database: database), plugins: plugins, maxBodyBytes: limits.maxBodyBytes).register(on: api)
         }
         return router
     }

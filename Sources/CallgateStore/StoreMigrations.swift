@@ -92,6 +92,29 @@ enum StoreMigrations {
                     """
             )
         }
+        migrator.registerMigration("v3-workflows") { db in
+            try db.execute(
+                sql: """
+                    -- A deployed workflow: its name, whether it is enabled, and which version is live.
+                    CREATE TABLE workflow (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        current_version INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    ) STRICT;
+
+                    -- Every version ever deployed, kept after redeploys and deletes (runs refer to them).
+                    CREATE TABLE workflow_version (
+                        workflow TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        definition TEXT NOT NULL,
+                        deployed_at REAL NOT NULL,
+                        PRIMARY KEY (workflow, version)
+                    ) STRICT;
+                    """
+            )
+        }
         return migrator
     }
 }

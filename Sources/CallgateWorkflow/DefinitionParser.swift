@@ -283,7 +283,7 @@ private struct Reader {
         }
         var functions = ContextFunctions.arities
         func within(_ roots: [String]) -> Bool {
-            roots.contains { relative == $0 || relative.hasPrefix($0 + ".") }
+            roots.contains { $0 == "*" || relative == $0 || relative.hasPrefix($0 + ".") }
         }
         if !within(stepType.callbackInputs) { functions["listCallbackUrl"] = nil }
         if !within(stepType.subscribeResponseInputs) { functions["subscribeResponse"] = nil }

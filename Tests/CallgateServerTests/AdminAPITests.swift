@@ -56,6 +56,8 @@ import Yams
         let routes: Set<String> = [
             "GET /api/v1/openapi.yaml", "GET /api/v1/keys", "POST /api/v1/keys:rotate", "POST /api/v1/keys/{id}:retire",
             "GET /api/v1/plugins", "POST /api/v1/plugins", "GET /api/v1/plugins/{id}", "DELETE /api/v1/plugins/{id}",
+            "GET /api/v1/workflows", "PUT /api/v1/workflows/{name}", "GET /api/v1/workflows/{name}", "DELETE /api/v1/workflows/{name}",
+            "POST /api/v1/workflows/{name}:enable", "POST /api/v1/workflows/{name}:disable",
         ]
         #expect(described == routes)
         try await gateway.stopAndRemove()

@@ -267,6 +267,30 @@ import CallgateTesting
         #expect(await survivor.terminate() == 0)
     }
 
+    @Test func workflowsAreDeployedThroughTheCLIWithValidationErrorsByJSONPath() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let token = ["CALLGATE_TOKEN": "t", "CALLGATE_ADMIN_TOKEN": "t"]
+        let server = try Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: token)
+        let url = "https://127.0.0.1:\(try await server.port())"
+        try #"{"triggers": {"manual": {"type": "Request", "kind": "Http"}}, "actions": {"Echo": {"type": "Compose", "inputs": "@triggerBody()"}}}"#
+            .write(toFile: directory.path + "/good.json", atomically: true, encoding: .utf8)
+        try #"{"triggers": {"manual": {"type": "Request"}}, "actions": {"Call": {"type": "Http", "inputs": {"method": "GET", "uri": "@{concat('a'}"}}}}"#
+            .write(toFile: directory.path + "/bad.json", atomically: true, encoding: .utf8)
+        let deployed = try Self.run(["workflow", "deploy", "orders", "good.json", "--server", url], in: directory.path, environment: token)
+        #expect(deployed.stdout == "deployed orders version 1 (Request trigger 'manual', 1 actions)\n", "\(deployed.stderr)")
+        let refused = try Self.run(["workflow", "deploy", "broken", "bad.json", "--server", url], in: directory.path, environment: token)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("the definition has 1 problem"))
+        #expect(refused.stderr.contains("$.actions.Call.inputs.uri: expression does not parse: expected ',' or ')' in the arguments of concat"), "\(refused.stderr)")
+        let disable = try Self.run(["workflow", "disable", "orders", "--server", url], in: directory.path, environment: token)
+        #expect(disable.stdout == "disabled orders\n")
+        let list = try Self.run(["workflow", "list", "--server", url], in: directory.path, environment: token)
+        let rows = list.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        #expect(rows == ["NAME VERSION STATE TRIGGER ACTIONS", "orders 1 disabled manual (Request) 1"], "\(list.stdout)")
+        #expect(await server.terminate() == 0)
+    }
+
     @Test func aBadSettingStopsServeWithAOneLineError() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

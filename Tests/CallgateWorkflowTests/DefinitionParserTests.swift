@@ -140,3 +140,19 @@ import Testing
         #expect(throws: DefinitionError.self) { try DefinitionParser().parse(Data(json.utf8)) }
     }
 }
+
+@Suite struct ReadmeWorkflowTests {
+    /// The workflow in the README's walk-through is valid, so the walk-through stays true.
+    @Test func theReadmeWorkflowDeploys() throws {
+        let readme = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("README.md"),
+            encoding: .utf8
+        )
+        let start = try #require(readme.range(of: "cat > orders.json <<'JSON'\n"))
+        let end = try #require(readme.range(of: "\nJSON\n", range: start.upperBound..<readme.endIndex))
+        let definition = try DefinitionParser().parse(Data(readme[start.upperBound..<end.lowerBound].utf8))
+        #expect(definition.actions.first?.type == "HttpWebhook")
+        #expect(definition.actions.first?.timeout == "PT1H")
+    }
+}

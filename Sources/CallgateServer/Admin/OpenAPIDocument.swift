@@ -136,12 +136,101 @@ enum OpenAPIDocument {
                 '204': {description: Removed.}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/Error'}
+          /api/v1/workflows:
+            get:
+              operationId: listWorkflows
+              summary: List deployed workflows.
+              responses:
+                '200':
+                  description: The workflows.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          workflows:
+                            type: array
+                            items: {$ref: '#/components/schemas/Workflow'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+          /api/v1/workflows/{name}:
+            put:
+              operationId: deployWorkflow
+              summary: >-
+                Deploy (create or replace) a workflow from a Logic Apps definition, bare or wrapped
+                in {"definition", "parameters"}. Every deployed version is kept. Validation errors
+                name the JSON path of each problem.
+              parameters:
+                - {name: name, in: path, required: true, schema: {type: string}}
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema: {type: object}
+              responses:
+                '200': {$ref: '#/components/responses/WorkflowResult'}
+                '201': {$ref: '#/components/responses/WorkflowResult'}
+                '400': {$ref: '#/components/responses/Error'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+            get:
+              operationId: getWorkflow
+              summary: One workflow with its live definition.
+              parameters:
+                - {name: name, in: path, required: true, schema: {type: string}}
+              responses:
+                '200':
+                  description: The workflow and its definition.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          workflow: {$ref: '#/components/schemas/Workflow'}
+                          definition: {type: object}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+            delete:
+              operationId: deleteWorkflow
+              summary: Delete a workflow (its versions are kept).
+              parameters:
+                - {name: name, in: path, required: true, schema: {type: string}}
+              responses:
+                '204': {description: Deleted.}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+          /api/v1/workflows/{name}:enable:
+            post:
+              operationId: enableWorkflow
+              summary: Enable a workflow.
+              parameters:
+                - {name: name, in: path, required: true, schema: {type: string}}
+              responses:
+                '200': {$ref: '#/components/responses/WorkflowResult'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+          /api/v1/workflows/{name}:disable:
+            post:
+              operationId: disableWorkflow
+              summary: Disable a workflow.
+              parameters:
+                - {name: name, in: path, required: true, schema: {type: string}}
+              responses:
+                '200': {$ref: '#/components/responses/WorkflowResult'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
         components:
           securitySchemes:
             bearer:
               type: http
               scheme: bearer
           responses:
+            WorkflowResult:
+              description: The workflow.
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      workflow: {$ref: '#/components/schemas/Workflow'}
             Unauthorized:
               description: Missing or wrong bearer token.
               content:
@@ -177,6 +266,18 @@ enum OpenAPIDocument {
                 state: {type: string, description: 'loaded, quarantined, not loaded, or failed: <reason>'}
                 buildInfo: {type: string}
                 description: {type: string, description: the JSON the plugin's describe hook returned}
+            Workflow:
+              type: object
+              required: [name, enabled, version, trigger, triggerType, actions, createdAt, updatedAt]
+              properties:
+                name: {type: string}
+                enabled: {type: boolean}
+                version: {type: integer, description: the live version; every deployed version is kept}
+                trigger: {type: string}
+                triggerType: {type: string}
+                actions: {type: integer, description: number of top-level actions}
+                createdAt: {type: string, format: date-time}
+                updatedAt: {type: string, format: date-time}
             KeyResult:
               type: object
               properties:
@@ -192,5 +293,13 @@ enum OpenAPIDocument {
                     code: {type: string}
                     message: {type: string}
                     path: {type: string}
+                    problems:
+                      type: array
+                      description: every problem, when a definition has several
+                      items:
+                        type: object
+                        properties:
+                          path: {type: string}
+                          message: {type: string}
         """
 }

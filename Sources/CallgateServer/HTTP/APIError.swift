@@ -16,13 +16,24 @@ public struct APIError: HTTPResponseError, Sendable {
     public let path: String?
     /// Extra response headers (`Retry-After`, `WWW-Authenticate`).
     public let headers: HTTPFields
+    /// Every problem, when there are several (a definition's validation); `path` names the first.
+    public let problems: [Problem]?
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String, path: String? = nil, headers: HTTPFields = [:]) {
+    /// One of several problems, with its JSON path.
+    public struct Problem: Encodable, Sendable {
+        public let path: String
+        public let message: String
+    }
+
+    public init(
+        _ status: HTTPResponse.Status, code: String, message: String, path: String? = nil, headers: HTTPFields = [:], problems: [Problem]? = nil
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.path = path
         self.headers = headers
+        self.problems = problems
     }
 
     private struct Envelope: Encodable {
@@ -30,6 +41,7 @@ public struct APIError: HTTPResponseError, Sendable {
             let code: String
             let message: String
             let path: String?
+            let problems: [Problem]?
         }
         let error: Body
     }
@@ -37,7 +49,7 @@ public struct APIError: HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(Envelope(error: .init(code: code, message: message, path: path)))
+        let data = try encoder.encode(Envelope(error: .init(code: code, message: message, path: path, problems: problems)))
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+
+/// `callgate workflow deploy NAME FILE.json | list | show NAME | enable NAME | disable NAME | delete NAME`.
+struct WorkflowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workflow",
+        abstract: "Deploy and manage workflows.",
+        subcommands: [Deploy.self, List.self, Show.self, Enable.self, Disable.self, Delete.self]
+    )
+
+    private struct Summary: Decodable {
+        let name: String
+        let enabled: Bool
+        let version: Int
+        let trigger: String
+        let triggerType: String
+        let actions: Int
+    }
+
+    private struct Result: Decodable { let workflow: Summary }
+
+    struct Deploy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or replace a workflow from a Logic Apps definition file; prints every validation error with its JSON path."
+        )
+        @OptionGroup var client: AdminClientOptions
+        @Argument(help: "The workflow's name.") var name: String
+        @Argument(help: "The definition (JSON).") var file: String
+
+        func run() async throws {
+            guard let body = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }
+            let data = try await client.makeClient().send(.PUT, "/api/v1/workflows/\(name)", body: body)
+            if client.json { return printJSON(data) }
+            let workflow = try decodeAPI(Result.self, from: data).workflow
+            print("deployed \(workflow.name) version \(workflow.version) (\(workflow.triggerType) trigger '\(workflow.trigger)', \(workflow.actions) actions)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List workflows.")
+        @OptionGroup var client: AdminClientOptions
+
+        func run() async throws {
+            let data = try await client.makeClient().send(.GET, "/api/v1/workflows")
+            if client.json { return printJSON(data) }
+            struct Workflows: Decodable { let workflows: [Summary] }
+            let workflows = try decodeAPI(Workflows.self, from: data).workflows
+            printTable(["NAME", "VERSION", "STATE", "TRIGGER", "ACTIONS"],
+                       workflows.map { [$0.name, String($0.version), $0.enabled ? "enabled" : "disabled", "\($0.trigger) (\($0.triggerType))", String($0.actions)] })
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a workflow and its live definition.")
+        @OptionGroup var client: AdminClientOptions
+        @Argument(help: "The workflow's name.") var name: String
+
+        func run() async throws {
+            printJSON(try await client.makeClient().send(.GET, "/api/v1/workflows/\(name)"))
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a workflow.")
+        @OptionGroup var client: AdminClientOptions
+        @Argument(help: "The workflow's name.") var name: String
+
+        func run() async throws {
+            _ = try await client.makeClient().send(.POST, "/api/v1/workflows/\(name):enable")
+            print("enabled \(name)")
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a workflow.")
+        @OptionGroup var client: AdminClientOptions
+        @Argument(help: "The workflow's name.") var name: String
+
+        func run() async throws {
+            _ = try await client.makeClient().send(.POST, "/api/v1/workflows/\(name):disable")
+            print("disabled \(name)")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a workflow (its deployed versions are kept).")
+        @OptionGroup var client: AdminClientOptions
+        @Argument(help: "The workflow's name.") var name: String
+
+        func run() async throws {
+            _ = try await client.makeClient().send(.DELETE, "/api/v1/workflows/\(name)")
+            print("deleted \(name)")
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import CallgateExpressions
+import CallgatePluginHost
+import CallgateWorkflow
+import Foundation
+import Hummingbird
+
+/// `/api/v1/workflows`: deploy (PUT, create or replace), list, show, enable, disable, delete.
+struct WorkflowsAPI: Sendable {
+    let workflows: WorkflowRepository
+    let plugins: PluginManager
+    let maxBodyBytes: Int
+
+    struct WorkflowList: Encodable { let workflows: [WorkflowRepository.Summary] }
+    struct WorkflowResult: Encodable { let workflow: WorkflowRepository.Summary }
+    struct WorkflowDetail: Encodable {
+        let workflow: WorkflowRepository.Summary
+        let definition: ExpressionValue
+    }
+
+    /// The parser for the types available now: built-in ones and those of loaded plugins.
+    private func parser() async throws -> DefinitionParser {
+        let descriptions = try await plugins.list().compactMap { record in
+            record.description.flatMap { try? ExpressionValue(json: Data($0.utf8)) }
+        }
+        return DefinitionParser(catalog: StepTypeCatalog.builtIn.adding(pluginDescriptions: descriptions))
+    }
+
+    func register<Context: RequestContext>(on group: RouterGroup<Context>) {
+        group.get("workflows") { _, _ in
+            try jsonResponse(WorkflowList(workflows: try await workflows.list(parser: try await parser())))
+        }
+        group.put("workflows/{name}") { request, context in
+            let name = try context.parameters.require("name")
+            var request = request
+            let body = try await request.collectBody(limit: maxBodyBytes)
+            return try await mapErrors {
+                let (summary, created) = try await workflows.deploy(name: name, definition: Data(buffer: body), parser: try await parser())
+                return try jsonResponse(WorkflowResult(workflow: summary), status: created ? .created : .ok)
+            }
+        }
+        group.get("workflows/{name}") { _, context in
+            try await mapErrors {
+                let (summary, text) = try await workflows.show(name: try context.parameters.require("name"), parser: try await parser())
+                return try jsonResponse(WorkflowDetail(workflow: summary, definition: (try? ExpressionValue(json: Data(text.utf8))) ?? .null))
+            }
+        }
+        group.delete("workflows/{name}") { _, context in
+            try await mapErrors {
+                try await workflows.delete(name: try context.parameters.require("name"))
+                return Response(status: .noContent)
+            }
+        }
+        // `POST /workflows/{name}:enable` and `:disable` (the router sees `name:enable` as the
+        // parameter; every route at this position must use the same parameter name).
+        group.post("workflows/{name}") { _, context in
+            let target = try context.parameters.require("name")
+            let enable: Bool
+            if target.hasSuffix(":enable") {
+                enable = true
+            } else if target.hasSuffix(":disable") {
+                enable = false
+            } else {
+                throw APIError.notFound("no such workflow operation '\(target)'")
+            }
+            let name = String(target.prefix(upTo: target.lastIndex(of: ":") ?? target.endIndex))
+            return try await mapErrors {
+                try jsonResponse(WorkflowResult(workflow: try await workflows.setEnabled(name: name, enable, parser: try await parser())))
+            }
+        }
+    }
+
+    private func mapErrors(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let failure as WorkflowRepository.Failure {
+            switch failure.kind {
+            case .notFound: throw APIError.notFound(failure.description)
+            case .invalidName: throw APIError.badRequest(failure.description)
+            case .invalidDefinition:
+                throw APIError(
+                    .badRequest, code: "invalid_definition", message: failure.description, path: failure.problems.first?.path,
+                    problems: failure.problems.map { .init(path: $0.path, message: $0.message) }
+                )
+            }
+        }
+    }
+}
