@@ -20,6 +20,13 @@ struct WorkflowCommand: AsyncParsableCommand {
 
     private struct Result: Decodable { let workflow: Summary }
 
+    /// `enable` and `disable` differ only in the operation they name.
+    fileprivate static func setEnabled(_ enabled: Bool, name: String, client: AdminClientOptions) async throws {
+        let operation = enabled ? "enable" : "disable"
+        _ = try await client.makeClient().send(.POST, "/api/v1/workflows/\(name):\(operation)")
+        print("\(operation)d \(name)")
+    }
+
     struct Deploy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create or replace a workflow from a Logic Apps definition file; prints every validation error with its JSON path."
@@ -67,8 +74,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         @Argument(help: "The workflow's name.") var name: String
 
         func run() async throws {
-            _ = try await client.makeClient().send(.POST, "/api/v1/workflows/\(name):enable")
-            print("enabled \(name)")
+            try await WorkflowCommand.setEnabled(true, name: name, client: client)
         }
     }
 
@@ -78,8 +84,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         @Argument(help: "The workflow's name.") var name: String
 
         func run() async throws {
-            _ = try await client.makeClient().send(.POST, "/api/v1/workflows/\(name):disable")
-            print("disabled \(name)")
+            try await WorkflowCommand.setEnabled(false, name: name, client: client)
         }
     }
 
