@@ -87,6 +87,8 @@ public final class Gateway: Sendable {
         callbackHandlers: [String: any CallbackHandler] = [:],
         logger: Logger
     ) async throws -> Gateway {
+        // Read every input that can be wrong before anything is created on disk.
+        let trustedKeys = try configuration.pluginTrustedKeysPath.map(TrustedPublisherKeys.load(from:)) ?? []
         // The data directory holds the database and the master key: private to the gateway's user.
         for directory in [configuration.dataDirectory, configuration.effectivePluginDirectory, configuration.dataDirectory + "/outbox"] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -100,21 +102,27 @@ public final class Gateway: Sendable {
         let keyRing = try await SigningKeyRing(database: database, masterKeyPath: configuration.masterKeyPath)
         let token = try await AdminToken.ensure(database: database, presetToken: presetAdminToken)
         let callbacks = CallbackRegistry(database: database, signer: CallbackSigner(keyRing: keyRing), publicBaseURL: configuration.effectivePublicURL)
-        let trustedKeys = try configuration.pluginTrustedKeysPath.map(TrustedPublisherKeys.load(from:)) ?? []
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        let plugins = try PluginManager(
-            directory: configuration.effectivePluginDirectory,
-            environment: PluginHostEnvironment(
-                database: database,
-                callbacks: callbacks,
-                httpClient: httpClient,
-                egress: EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks),
-                logger: logger
-            ),
-            trustedPublisherKeys: trustedKeys
-        )
-        await plugins.startBundled(bundledPlugins)
-        try await plugins.loadInstalled()
+        let plugins: PluginManager
+        do {
+            plugins = try PluginManager(
+                directory: configuration.effectivePluginDirectory,
+                environment: PluginHostEnvironment(
+                    database: database,
+                    callbacks: callbacks,
+                    httpClient: httpClient,
+                    egress: EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks),
+                    logger: logger
+                ),
+                trustedPublisherKeys: trustedKeys
+            )
+            await plugins.startBundled(bundledPlugins)
+            try await plugins.loadInstalled()
+        } catch {
+            // An HTTP client must be shut down before it is released.
+            try? await httpClient.shutdown()
+            throw error
+        }
         return Gateway(
             configuration: configuration,
             database: database,

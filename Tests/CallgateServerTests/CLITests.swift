@@ -298,6 +298,12 @@ import CallgateTesting
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains("--tls-minimum-version: '1.0' is not 1.2 or 1.3"))
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/data"), "nothing is created for a refused configuration")
+
+        try "not a key\n".write(toFile: directory.path + "/keys.txt", atomically: true, encoding: .utf8)
+        let badKeys = try Self.run(["serve", "--listen", "127.0.0.1:0", "--plugin-trusted-keys", "keys.txt"], in: directory.path)
+        #expect(badKeys.status != 0)
+        #expect(badKeys.stderr.contains("plugins.trusted_keys: keys.txt line 1 is not a base64 Ed25519 public key"), "\(badKeys.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/data"), "nothing is created for a refused key file")
     }
 
     @Test func certsInitWritesACAAndAServerCertificate() throws {
