@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "CallgateServer", targets: ["CallgateServer"]),
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
         .executable(name: "callgate-bench-plugin-call", targets: ["PluginCallBench"]),
+        .executable(name: "callgate-bench-store", targets: ["StoreBench"]),
         // The Swift example plugin, as a shared library a gateway loads.
         .library(name: "CallgateExampleSwift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
     ],
@@ -186,6 +187,12 @@ let package = Package(
             ],
             path: "bench/PluginCallBench",
             exclude: ["bench_plugin.c"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "StoreBench",
+            dependencies: ["CallgateStore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            path: "bench/StoreBench",
             swiftSettings: strictSettings
         ),
         .testTarget(
