@@ -53,7 +53,7 @@ public struct CallbackSigner: Sendable {
         )
         // Compare the canonical text, not decoded bytes: base64url's last character carries
         // spare bits, and a decoder that ignores them would accept an edited signature.
-        guard Self.constantTimeEquals(expected, fields.signature) else { throw .badSignature }
+        guard Self.constantTimeEquals(expected.utf8, fields.signature.utf8) else { throw .badSignature }
         guard key.status != .retired else { throw .retiredKey }
         if let expiresAt = fields.expiresAt, Int64(now.timeIntervalSince1970) >= expiresAt { throw .expired }
     }
@@ -63,12 +63,10 @@ public struct CallbackSigner: Sendable {
     }
 
     /// Compares in time that depends only on the lengths, never on where the first difference is.
-    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-        let left = Array(lhs.utf8)
-        let right = Array(rhs.utf8)
-        guard left.count == right.count else { return false }
+    public static func constantTimeEquals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
+        guard lhs.count == rhs.count else { return false }
         var difference: UInt8 = 0
-        for index in left.indices { difference |= left[index] ^ right[index] }
+        for (left, right) in zip(lhs, rhs) { difference |= left ^ right }
         return difference == 0
     }
 

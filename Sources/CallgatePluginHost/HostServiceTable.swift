@@ -39,13 +39,11 @@ enum HostServiceTable {
             serviceAnswer(host, error: error) { context in append(try context.mintCallbackURL(request: request.array), to: result) }
         }
         table.pointee.http_send = { host, request, body, requestID, error in
-            var status = PluginStatus.pending
             let outcome = serviceAnswer(host, error: error) { context in
-                let id = try context.httpSend(request: request.array, body: body.array)
-                requestID?.pointee = id
+                requestID?.pointee = try context.httpSend(request: request.array, body: body.array)
             }
-            if outcome != PluginStatus.ok { status = outcome }
-            return status
+            // Started requests answer PENDING: their result arrives through http_completed.
+            return outcome == PluginStatus.ok ? PluginStatus.pending : outcome
         }
         table.pointee.http_cancel = { host, requestID in
             serviceContext(host)?.httpCancel(id: requestID) ?? PluginStatus.internalError

@@ -169,44 +169,50 @@ public final class PluginManager: Sendable {
         }
     }
 
-    /// Every installed plugin.
+    /// Every installed plugin, read in one query (readiness probes call this).
     public func list() async throws -> [Record] {
-        let ids = try await environment.database.read { db in try String.fetchAll(db, sql: "SELECT id FROM plugin ORDER BY id") }
-        var records: [Record] = []
-        for id in ids { records.append(try await record(id: id)) }
-        return records
+        try await records(id: nil)
     }
 
     /// One installed plugin.
     public func record(id: String) async throws -> Record {
+        guard let record = try await records(id: id).first else { throw PluginError.notInstalled(id) }
+        return record
+    }
+
+    /// The stored rows (all, or the one with `id`) joined with what is known in memory.
+    private func records(id: String?) async throws -> [Record] {
         struct Row: Sendable {
-            let version: String, abiMajor: Int, abiMinor: Int, sha256: String, signed: Bool, bundled: Bool, installedAt: Double, crashes: Int
-            let quarantined: Bool
+            let id: String, version: String, abiMajor: Int, abiMinor: Int, sha256: String, signed: Bool, bundled: Bool
+            let installedAt: Double, crashes: Int, quarantined: Bool
         }
-        let row = try await environment.database.read { db -> Row? in
-            guard let row = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM plugin WHERE id = ?", arguments: [id]) else { return nil }
-            return Row(
-                version: row["version"], abiMajor: row["abi_major"], abiMinor: row["abi_minor"], sha256: row["library_sha256"],
-                signed: row["signed"], bundled: row["bundled"], installedAt: row["installed_at"], crashes: row["crashes"],
-                quarantined: row["quarantined"]
+        let rows = try await environment.database.read { db -> [Row] in
+            let sql = "SELECT * FROM plugin" + (id == nil ? "" : " WHERE id = ?") + " ORDER BY id"
+            return try GRDB.Row.fetchAll(db, sql: sql, arguments: StatementArguments(id.map { [$0] } ?? [])).map { row in
+                Row(
+                    id: row["id"], version: row["version"], abiMajor: row["abi_major"], abiMinor: row["abi_minor"], sha256: row["library_sha256"],
+                    signed: row["signed"], bundled: row["bundled"], installedAt: row["installed_at"], crashes: row["crashes"],
+                    quarantined: row["quarantined"]
+                )
+            }
+        }
+        return rows.map { row in
+            let plugin = self.plugin(id: row.id)
+            let state: String
+            if plugin != nil {
+                state = "loaded"
+            } else if row.quarantined {
+                state = "quarantined"
+            } else {
+                state = failures.withLock { $0[row.id] }.map { "failed: \($0)" } ?? "not loaded"
+            }
+            return Record(
+                id: row.id, version: row.version, abi: "\(plugin?.abiMajor ?? row.abiMajor).\(plugin?.abiMinor ?? row.abiMinor)",
+                sha256: row.sha256, signed: row.signed, bundled: row.bundled, installedAt: Date(timeIntervalSince1970: row.installedAt),
+                crashes: row.crashes, quarantined: row.quarantined, state: state, buildInfo: plugin?.buildInfo,
+                description: descriptions.withLock { $0[row.id] }
             )
         }
-        guard let row else { throw PluginError.notInstalled(id) }
-        let plugin = self.plugin(id: id)
-        let state: String
-        if plugin != nil {
-            state = "loaded"
-        } else if row.quarantined {
-            state = "quarantined"
-        } else {
-            state = failures.withLock { $0[id] }.map { "failed: \($0)" } ?? "not loaded"
-        }
-        return Record(
-            id: id, version: row.version, abi: "\(plugin?.abiMajor ?? row.abiMajor).\(plugin?.abiMinor ?? row.abiMinor)",
-            sha256: row.sha256, signed: row.signed, bundled: row.bundled, installedAt: Date(timeIntervalSince1970: row.installedAt),
-            crashes: row.crashes, quarantined: row.quarantined, state: state, buildInfo: plugin?.buildInfo,
-            description: descriptions.withLock { $0[id] }
-        )
     }
 
     /// Uninstalls a plugin: its shutdown hook runs, its files and state are deleted. The library

@@ -43,6 +43,8 @@ public final class Gateway: Sendable {
     public let generatedAdminToken: String?
 
     private let httpClient: HTTPClient
+    /// The listener's certificate chain and key, resolved (and made, in development) by `open`.
+    private let certificateFiles: (certificate: String, key: String)
     private let adminToken: AdminToken
     private let callbackHandlers: [String: any CallbackHandler]
     private let metricsRegistry = PrometheusCollectorRegistry()
@@ -56,6 +58,7 @@ public final class Gateway: Sendable {
         callbacks: CallbackRegistry,
         plugins: PluginManager,
         httpClient: HTTPClient,
+        certificateFiles: (certificate: String, key: String),
         adminToken: AdminToken.Setup,
         callbackHandlers: [String: any CallbackHandler],
         logger: Logger
@@ -66,6 +69,7 @@ public final class Gateway: Sendable {
         self.callbacks = callbacks
         self.plugins = plugins
         self.httpClient = httpClient
+        self.certificateFiles = certificateFiles
         self.adminToken = adminToken.token
         self.generatedAdminToken = adminToken.generated
         self.callbackHandlers = callbackHandlers
@@ -93,7 +97,7 @@ public final class Gateway: Sendable {
         for directory in [configuration.dataDirectory, configuration.effectivePluginDirectory, configuration.dataDirectory + "/outbox"] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        _ = try ListenerTLS.certificateFiles(for: configuration)
+        let certificateFiles = try ListenerTLS.certificateFiles(for: configuration)
         let database = try GatewayDatabase(
             path: configuration.databasePath,
             writerConfiguration: .init(maxPendingWrites: configuration.limits.maxPendingWrites),
@@ -130,6 +134,7 @@ public final class Gateway: Sendable {
             callbacks: callbacks,
             plugins: plugins,
             httpClient: httpClient,
+            certificateFiles: certificateFiles,
             adminToken: token,
             callbackHandlers: callbackHandlers,
             logger: logger
@@ -140,7 +145,7 @@ public final class Gateway: Sendable {
     /// the store.
     /// - Parameter onListening: Called once every listener is bound.
     public func run(onListening: @escaping @Sendable (BoundPorts) async -> Void = { _ in }) async throws {
-        let files = try ListenerTLS.certificateFiles(for: configuration)
+        let files = certificateFiles
         let ports = Mutex<(main: Int?, admin: Int?)>((nil, nil))
         let expectsAdmin = configuration.adminListen != nil
         // Report once both listeners (or the only one) are bound.

@@ -39,10 +39,7 @@ public struct AdminToken: Sendable {
 
     /// True when `candidate` is the token; the comparison takes the same time wherever it differs.
     public func matches(_ candidate: String) -> Bool {
-        let other = Self.sha256(candidate)
-        var difference: UInt8 = 0
-        for index in hash.indices { difference |= hash[index] ^ other[index] }
-        return difference == 0
+        CallbackSigner.constantTimeEquals(hash, Self.sha256(candidate))
     }
 
     private static func store(_ hash: [UInt8], in database: GatewayDatabase) async throws {
