@@ -57,6 +57,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Outbound: where the gateway may call (egress policy), shared by the engine and plugin host.
+        .target(
+            name: "CallgateOutbound",
+            swiftSettings: strictSettings
+        ),
         // The plugin ABI: one C header, the contract with every plugin.
         .target(
             name: "CCallgatePlugin",
@@ -76,6 +81,7 @@ let package = Package(
                 "CallgatePluginBuffers",
                 "CallgateStore",
                 "CallgateCallbacks",
+                "CallgateOutbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -117,14 +123,35 @@ let package = Package(
             dependencies: ["CallgateExpressions", "CallgateStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
+        // Engine: durable runs — the scheduler, built-in actions, waiting steps, the outbox.
+        .target(
+            name: "CallgateEngine",
+            dependencies: [
+                "CallgateWorkflow",
+                "CallgateExpressions",
+                "CallgateStore",
+                "CallgateCallbacks",
+                "CallgateOutbound",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Server: configuration, TLS, limits, routes (health, metrics, callbacks, admin API).
         .target(
             name: "CallgateServer",
             dependencies: [
                 "CallgateStore",
                 "CallgateWorkflow",
+                "CallgateEngine",
                 "CallgateExpressions",
                 "CallgateCallbacks",
+                "CallgateOutbound",
                 "CallgatePluginHost",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -152,6 +179,8 @@ let package = Package(
             name: "CallgateCLI",
             dependencies: [
                 "CallgateServer",
+                "CallgateEngine",
+                "CallgateExpressions",
                 "CallgatePluginHost",
                 "ExampleSwiftConnector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -219,6 +248,7 @@ let package = Package(
             name: "CallgatePluginHostTests",
             dependencies: [
                 "CallgatePluginHost",
+                "CallgateOutbound",
                 "CallgateCallbacks",
                 "CallgateStore",
                 "CallgateTesting",
@@ -236,6 +266,8 @@ let package = Package(
             name: "CallgateServerTests",
             dependencies: [
                 "CallgateServer",
+                "CallgateEngine",
+                "CallgateExpressions",
                 "CallgateCLI",
                 "CallgateCallbacks",
                 "CallgateStore",
@@ -248,6 +280,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 
-/// `callgate workflow deploy NAME FILE.json | list | show NAME | enable NAME | disable NAME | delete NAME`.
+/// `callgate workflow deploy NAME FILE.json | list | show NAME | enable NAME | disable NAME | delete NAME
+/// | callback-url NAME [--trigger T]`.
 struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Deploy and manage workflows.",
-        subcommands: [Deploy.self, List.self, Show.self, Enable.self, Disable.self, Delete.self]
+        subcommands: [Deploy.self, List.self, Show.self, Enable.self, Disable.self, Delete.self, CallbackURL.self]
     )
 
     private struct Summary: Decodable {
@@ -96,6 +97,29 @@ struct WorkflowCommand: AsyncParsableCommand {
         func run() async throws {
             _ = try await client.makeClient().send(.DELETE, "/api/v1/workflows/\(name)")
             print("deleted \(name)")
+        }
+    }
+
+    struct CallbackURL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "callback-url",
+            abstract: "Print the signed URL of a workflow's Request trigger (like Logic Apps' listCallbackUrl)."
+        )
+        @OptionGroup var client: AdminClientOptions
+        @Argument(help: "The workflow's name.") var name: String
+        @Option(help: "The trigger's name (default: the workflow's only trigger).") var trigger: String?
+
+        func run() async throws {
+            let admin = try client.makeClient()
+            var triggerName = trigger
+            if triggerName == nil {
+                struct Detail: Decodable { let workflow: Summary }
+                triggerName = try decodeAPI(Detail.self, from: try await admin.send(.GET, "/api/v1/workflows/\(name)")).workflow.trigger
+            }
+            let data = try await admin.send(.POST, "/api/v1/workflows/\(name)/triggers/\(triggerName ?? "manual")/callback-url")
+            if client.json { return printJSON(data) }
+            struct Answer: Decodable { let value: String }
+            print(try decodeAPI(Answer.self, from: data).value)
         }
     }
 }

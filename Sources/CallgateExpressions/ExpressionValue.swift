@@ -65,6 +65,38 @@ public enum ExpressionValue: Sendable, Equatable {
     }
 }
 
+// Reading values, for code that consumes evaluated inputs (the engine, callback steps).
+extension ExpressionValue {
+    /// The member `key` of an object (an exact match first, then a case-insensitive one, as
+    /// property access in expressions), or nil.
+    public subscript(key: String) -> ExpressionValue? {
+        guard case .object(let members) = self else { return nil }
+        return members[key] ?? members.first { $0.key.caseInsensitiveCompare(key) == .orderedSame }?.value
+    }
+
+    /// The members of an object; empty for anything else.
+    public var members: [String: ExpressionValue] {
+        if case .object(let members) = self { return members }
+        return [:]
+    }
+
+    /// The text of a string value.
+    public var string: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// An integer value, a whole float, or a string holding an integer.
+    public var integer: Int? {
+        switch self {
+        case .integer(let value): Int(value)
+        case .float(let value) where value.rounded() == value && abs(value) < 9e15: Int(value)
+        case .string(let text): Int(text)
+        default: nil
+        }
+    }
+}
+
 extension ExpressionValue: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -97,4 +129,17 @@ extension ExpressionValue: Codable {
         case .object(let members): try container.encode(members)
         }
     }
+}
+
+// Literals, so engine code and tests can write `["code": "ActionFailed", "count": 1]`.
+extension ExpressionValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: ExpressionValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, ExpressionValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(nilLiteral: ()) { self = .null }
 }

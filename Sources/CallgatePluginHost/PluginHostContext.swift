@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CCallgatePlugin
 import CallgateCallbacks
+import CallgateOutbound
 import CallgateStore
 import Foundation
 import GRDB

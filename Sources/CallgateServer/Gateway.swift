@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import CallgateCallbacks
+import CallgateExpressions
+import CallgateEngine
+import CallgateOutbound
 import CallgatePluginHost
 import CallgateStore
 import CallgateWorkflow
@@ -38,6 +41,8 @@ public final class Gateway: Sendable {
     public let callbacks: CallbackRegistry
     /// The installed connector plugins.
     public let plugins: PluginManager
+    /// The workflow engine: runs, their workers, timers and outbox.
+    public let engine: WorkflowEngine
     /// The admin token generated at this start, to be shown once; nil when one already existed
     /// or `CALLGATE_ADMIN_TOKEN` set it.
     public let generatedAdminToken: String?
@@ -57,6 +62,7 @@ public final class Gateway: Sendable {
         keyRing: SigningKeyRing,
         callbacks: CallbackRegistry,
         plugins: PluginManager,
+        engine: WorkflowEngine,
         httpClient: HTTPClient,
         certificateFiles: (certificate: String, key: String),
         adminToken: AdminToken.Setup,
@@ -68,6 +74,7 @@ public final class Gateway: Sendable {
         self.keyRing = keyRing
         self.callbacks = callbacks
         self.plugins = plugins
+        self.engine = engine
         self.httpClient = httpClient
         self.certificateFiles = certificateFiles
         self.adminToken = adminToken.token
@@ -82,13 +89,16 @@ public final class Gateway: Sendable {
     ///   - configuration: The resolved settings.
     ///   - presetAdminToken: `CALLGATE_ADMIN_TOKEN`, which replaces the stored token.
     ///   - bundledPlugins: Plugins linked into the gateway, started before the installed ones.
-    ///   - callbackHandlers: The handler for each callback owner kind.
+    ///   - callbackHandlers: Handlers for more callback owner kinds (triggers and waiting actions
+    ///     are the engine's).
+    ///   - callbackSteps: Step types that wait for a callback, beside those of plugins.
     ///   - logger: The gateway's logger.
     public static func open(
         configuration: GatewayConfiguration,
         presetAdminToken: String? = nil,
         bundledPlugins: [BundledPlugin] = [],
         callbackHandlers: [String: any CallbackHandler] = [:],
+        callbackSteps: [String: any CallbackStep] = [:],
         logger: Logger
     ) async throws -> Gateway {
         // Read every input that can be wrong before anything is created on disk.
@@ -127,18 +137,45 @@ public final class Gateway: Sendable {
             try? await httpClient.shutdown()
             throw error
         }
+        let steps = CallbackStepRegistry(callbackSteps)
+        let engine = WorkflowEngine(
+            database: database,
+            callbacks: callbacks,
+            httpClient: httpClient,
+            egress: EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks),
+            callbackSteps: steps,
+            configuration: configuration.engine,
+            parser: { [plugins] in try await definitionParser(plugins: plugins, callbackSteps: steps) },
+            logger: logger
+        )
+        var handlers = callbackHandlers
+        handlers[TriggerCallbackHandler.ownerKind] = TriggerCallbackHandler(engine: engine)
+        handlers[ActionCallbackHandler.ownerKind] = ActionCallbackHandler(engine: engine)
         return Gateway(
             configuration: configuration,
             database: database,
             keyRing: keyRing,
             callbacks: callbacks,
             plugins: plugins,
+            engine: engine,
             httpClient: httpClient,
             certificateFiles: certificateFiles,
             adminToken: token,
-            callbackHandlers: callbackHandlers,
+            callbackHandlers: handlers,
             logger: logger
         )
+    }
+
+    /// The parser for the step types available now: built-in ones, the callback steps given to
+    /// the gateway, and those loaded plugins declare.
+    static func definitionParser(plugins: PluginManager, callbackSteps: CallbackStepRegistry) async throws -> DefinitionParser {
+        let descriptions = try await plugins.list().compactMap { record in
+            record.description.flatMap { try? ExpressionValue(json: Data($0.utf8)) }
+        }
+        let catalog = StepTypeCatalog.builtIn
+            .adding(triggers: [:], actions: callbackSteps.stepTypes)
+            .adding(pluginDescriptions: descriptions)
+        return DefinitionParser(catalog: catalog)
     }
 
     /// Serves until SIGINT, SIGTERM or ``shutdown()``, then drains in-flight requests and closes
@@ -158,7 +195,7 @@ public final class Gateway: Sendable {
             if let ready { await onListening(ready) }
         }
 
-        var services: [any Service] = []
+        var services: [any Service] = [engine]
         let mainTLS = try ListenerTLS.serverConfiguration(
             certificatePath: files.certificate, keyPath: files.key, minimumVersion: configuration.tlsMinimumVersion
         )
@@ -252,7 +289,11 @@ public final class Gateway: Sendable {
             }
             KeysAPI(keyRing: keyRing).register(on: api)
             PluginsAPI(plugins: plugins).register(on: api)
-            WorkflowsAPI(workflows: WorkflowRepository(database: database), plugins: plugins, maxBodyBytes: limits.maxBodyBytes).register(on: api)
+            let parser: @Sendable () async throws -> DefinitionParser = { [plugins, engine] in
+                try await Self.definitionParser(plugins: plugins, callbackSteps: engine.callbackSteps)
+            }
+            WorkflowsAPI(workflows: WorkflowRepository(database: database), engine: engine, parser: parser, maxBodyBytes: limits.maxBodyBytes).register(on: api)
+            RunsAPI(engine: engine).register(on: api)
         }
         return router
     }

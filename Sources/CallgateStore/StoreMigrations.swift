@@ -115,6 +115,102 @@ enum StoreMigrations {
                     """
             )
         }
+        migrator.registerMigration("v4-runs") { db in
+            try db.execute(
+                sql: """
+                    -- One run of a workflow version. trigger_outputs, variables, outputs, error and
+                    -- response are JSON text.
+                    CREATE TABLE run (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        workflow TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        trigger_name TEXT NOT NULL,
+                        trigger_outputs TEXT NOT NULL,
+                        variables TEXT NOT NULL DEFAULT '{}',
+                        outputs TEXT,
+                        error TEXT,
+                        response TEXT,
+                        created_at REAL NOT NULL,
+                        ended_at REAL
+                    ) STRICT;
+                    CREATE INDEX run_by_workflow ON run(workflow, created_at);
+                    CREATE INDEX run_by_status ON run(status, created_at);
+                    CREATE INDEX run_by_created ON run(created_at);
+
+                    -- One action of a run. key is the action's name prefixed by the Foreach
+                    -- iterations it runs in ("Loop[2]/Send"); state is the engine's private JSON
+                    -- (retry attempts, the waiting step's callback and subscription, deadlines).
+                    CREATE TABLE run_action (
+                        run_id TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        started_at REAL,
+                        ended_at REAL,
+                        inputs TEXT,
+                        outputs TEXT,
+                        error TEXT,
+                        state TEXT NOT NULL DEFAULT '{}',
+                        PRIMARY KEY (run_id, key)
+                    ) STRICT, WITHOUT ROWID;
+
+                    -- Ready work and timers: an action to start, or a timer of an action (Wait, a
+                    -- retry, a poll, a waiting step's deadline). Claimed work carries a lease.
+                    CREATE TABLE run_work (
+                        id INTEGER PRIMARY KEY,
+                        run_id TEXT NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('start', 'timer')),
+                        action_key TEXT NOT NULL,
+                        due_at REAL NOT NULL,
+                        lease_until REAL NOT NULL DEFAULT 0
+                    ) STRICT;
+                    CREATE INDEX run_work_by_due ON run_work(due_at);
+                    CREATE INDEX run_work_by_run ON run_work(run_id, action_key);
+
+                    -- Durable outbox of calls that must eventually be made (unsubscribes), retried
+                    -- with backoff until they succeed or their attempts are spent.
+                    CREATE TABLE run_outbox (
+                        id INTEGER PRIMARY KEY,
+                        run_id TEXT,
+                        action_key TEXT,
+                        workflow TEXT NOT NULL,
+                        step_type TEXT NOT NULL,
+                        operation TEXT NOT NULL,
+                        request TEXT NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        max_attempts INTEGER NOT NULL,
+                        next_attempt_at REAL NOT NULL,
+                        lease_until REAL NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        created_at REAL NOT NULL,
+                        completed_at REAL
+                    ) STRICT;
+                    CREATE INDEX run_outbox_by_due ON run_outbox(status, next_attempt_at);
+                    CREATE INDEX run_outbox_by_run ON run_outbox(run_id);
+
+                    -- Trigger callbacks seen with an Idempotency-Key or webhook-id (kept 24 hours).
+                    CREATE TABLE trigger_dedupe (
+                        workflow TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        PRIMARY KEY (workflow, key)
+                    ) STRICT, WITHOUT ROWID;
+
+                    -- The callback id of each workflow's trigger, so its URL stays the same across
+                    -- redeploys, key rotations and restarts (like Logic Apps' listCallbackUrl).
+                    CREATE TABLE workflow_trigger (
+                        workflow TEXT NOT NULL,
+                        trigger TEXT NOT NULL,
+                        callback_id TEXT NOT NULL,
+                        PRIMARY KEY (workflow, trigger)
+                    ) STRICT;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -47,6 +47,9 @@ public struct DefinitionParser: Sendable {
 private struct Reader {
     let catalog: StepTypeCatalog
     var problems: [DefinitionProblem] = []
+    /// Action names seen so far and where: names are unique in the whole definition, since
+    /// expressions such as `body('Name')` refer to actions by name from anywhere.
+    var actionPaths: [String: String] = [:]
 
     mutating func problem(_ path: String, _ message: String) {
         problems.append(DefinitionProblem(path: path, message: message))
@@ -106,6 +109,12 @@ private struct Reader {
     mutating func scope(_ members: [String: ExpressionValue], path: String) -> [WorkflowDefinition.Step] {
         var steps: [WorkflowDefinition.Step] = []
         for name in members.keys.sorted() {
+            let actionPath = Self.member(path, name)
+            if let earlier = actionPaths[name] {
+                problem(actionPath, "the action name '\(name)' is already used at \(earlier); names must be unique in a workflow")
+            } else {
+                actionPaths[name] = actionPath
+            }
             if let step = step(name: name, value: members[name] ?? .null, path: Self.member(path, name), isTrigger: false) {
                 steps.append(step)
             }
@@ -225,12 +234,19 @@ private struct Reader {
         }
 
         var timeout: String?
-        if case .object(let limit)? = members["limit"], let value = limit["timeout"] {
-            if case .string(let text) = value, ISODuration(text) != nil {
-                timeout = text
-            } else {
-                problem(path + ".limit.timeout", "must be an ISO 8601 duration such as PT1H or P1DT12H")
+        var heartbeat: String?
+        if case .object(let limit)? = members["limit"] {
+            for (name, value) in limit.sorted(by: { $0.key < $1.key }) where name == "timeout" || name == "heartbeat" {
+                guard case .string(let text) = value, ISODuration(text) != nil else {
+                    problem(path + ".limit." + name, "must be an ISO 8601 duration such as PT1H or P1DT12H")
+                    continue
+                }
+                if name == "timeout" { timeout = text } else { heartbeat = text }
             }
+        }
+        var operationOptions = ""
+        if let options = members["operationOptions"] {
+            if case .string(let text) = options { operationOptions = text } else { problem(path + ".operationOptions", "must be a string") }
         }
         var secureInputs = false
         var secureOutputs = false
@@ -241,7 +257,8 @@ private struct Reader {
         }
         return WorkflowDefinition.Step(
             name: name, type: type, path: path, inputs: inputs, runAfter: runAfter, expression: expression,
-            actions: actions, elseActions: elseActions, timeout: timeout, secureInputs: secureInputs, secureOutputs: secureOutputs
+            actions: actions, elseActions: elseActions, timeout: timeout, heartbeat: heartbeat,
+            operationOptions: operationOptions, secureInputs: secureInputs, secureOutputs: secureOutputs
         )
     }
 

@@ -33,6 +33,11 @@ public struct WorkflowDefinition: Sendable, Equatable {
         public var elseActions: [Step]
         /// `limit.timeout` (ISO 8601 duration), for webhook-style steps.
         public var timeout: String?
+        /// `limit.heartbeat` (ISO 8601 duration): how far a `Callgate-Outcome: heartbeat`
+        /// callback moves a waiting step's deadline.
+        public var heartbeat: String?
+        /// `operationOptions` (`DisableAsyncPattern`, …), as written.
+        public var operationOptions: String
         /// `runtimeConfiguration.secureData.properties` includes `inputs` / `outputs`.
         public var secureInputs: Bool
         public var secureOutputs: Bool

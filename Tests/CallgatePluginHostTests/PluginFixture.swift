@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CallgateCallbacks
+import CallgateOutbound
 import CallgatePluginHost
 import CallgateStore
 import CallgateTesting

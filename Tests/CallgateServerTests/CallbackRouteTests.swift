@@ -22,7 +22,7 @@ final class ClosingHandler: CallbackHandler {
 @Suite struct CallbackRouteTests {
     private func start(configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> (TestGateway, ClosingHandler) {
         let handler = ClosingHandler()
-        let gateway = try await TestGateway.start(handlers: ["action": handler], configure: configure)
+        let gateway = try await TestGateway.start(handlers: ["probe": handler], configure: configure)
         handler.gateway.withLock { $0 = gateway.gateway }
         return (gateway, handler)
     }
@@ -30,7 +30,7 @@ final class ClosingHandler: CallbackHandler {
     @Test func aValidCallbackReachesItsOwnerOnceThenAnswers410() async throws {
         let (gateway, handler) = try await start()
         let minted = try await gateway.gateway.callbacks.mint(
-            owner: CallbackOwner(kind: "action", workflow: "orders", runID: "run-1", step: "wait"), scope: "resume"
+            owner: CallbackOwner(kind: "probe", workflow: "orders", runID: "run-1", step: "wait"), scope: "resume"
         )
         let first = try await gateway.request(.POST, minted.fields.pathAndQuery + "&extra=1",
                                               headers: [("Content-Type", "application/json")], body: Array(#"{"ok":true}"#.utf8))
@@ -52,7 +52,7 @@ final class ClosingHandler: CallbackHandler {
 
     @Test func badSignaturesGet401WithNoDetail() async throws {
         let (gateway, handler) = try await start()
-        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "action"), scope: "resume")
+        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "probe"), scope: "resume")
         let fields = minted.fields
         var wrongSignature = fields
         wrongSignature.signature = String(fields.signature.reversed())
@@ -84,7 +84,7 @@ final class ClosingHandler: CallbackHandler {
 
     @Test func anExpiredURLGets401() async throws {
         let (gateway, _) = try await start()
-        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "action"), scope: "resume", expiresAt: Date().addingTimeInterval(1))
+        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "probe"), scope: "resume", expiresAt: Date().addingTimeInterval(1))
         try await Task.sleep(for: .milliseconds(2100))
         #expect(try await gateway.request(.POST, minted.fields.pathAndQuery).status == 401)
         try await gateway.stopAndRemove()
@@ -92,7 +92,7 @@ final class ClosingHandler: CallbackHandler {
 
     @Test func anOversizedBodyGets413AndNothingReachesTheOwner() async throws {
         let (gateway, handler) = try await start { $0.limits.maxBodyBytes = 1024 }
-        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "action"), scope: "resume")
+        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "probe"), scope: "resume")
         let big = try await gateway.request(.POST, minted.fields.pathAndQuery, body: Array(repeating: UInt8(ascii: "x"), count: 4096))
         #expect(big.status == 413)
         #expect(handler.received.withLock { $0.isEmpty })
@@ -105,9 +105,9 @@ final class ClosingHandler: CallbackHandler {
 
     @Test func aRetiredKeysURLsGet401WhileTheNewPrimarysWork() async throws {
         let (gateway, _) = try await start()
-        let old = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "action"), scope: "resume")
+        let old = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "probe"), scope: "resume")
         #expect(try await gateway.admin(.POST, "/api/v1/keys:rotate").status == 201)
-        let new = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "action"), scope: "resume")
+        let new = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "probe"), scope: "resume")
         #expect(new.fields.keyID == "k2")
         #expect(try await gateway.admin(.POST, "/api/v1/keys/k1:retire").status == 200)
         #expect(try await gateway.request(.POST, old.fields.pathAndQuery).status == 401)
@@ -117,11 +117,11 @@ final class ClosingHandler: CallbackHandler {
 
     @Test func urlsMintedBeforeARestartStillVerifyAfterIt() async throws {
         let (first, _) = try await start()
-        let minted = try await first.gateway.callbacks.mint(owner: CallbackOwner(kind: "action", step: "s"), scope: "resume")
+        let minted = try await first.gateway.callbacks.mint(owner: CallbackOwner(kind: "probe", step: "s"), scope: "resume")
         try await first.stop()
 
         let handler = ClosingHandler()
-        let second = try await TestGateway.start(directory: first.directory, handlers: ["action": handler])
+        let second = try await TestGateway.start(directory: first.directory, handlers: ["probe": handler])
         handler.gateway.withLock { $0 = second.gateway }
         #expect(second.ports.main != 0)
         let response = try await second.request(.POST, minted.fields.pathAndQuery)
@@ -132,7 +132,7 @@ final class ClosingHandler: CallbackHandler {
 
     @Test func aFullWriteQueueAnswers429WithRetryAfter() async throws {
         let (gateway, handler) = try await start { $0.limits.maxPendingWrites = 1 }
-        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "action"), scope: "resume")
+        let minted = try await gateway.gateway.callbacks.mint(owner: CallbackOwner(kind: "probe"), scope: "resume")
         let database = gateway.gateway.database
         // Hold the writer with one write and fill the one-slot queue with another.
         let holding = DispatchSemaphore(value: 0)

@@ -1,13 +1,16 @@
+import CallgateEngine
 import CallgateExpressions
-import CallgatePluginHost
 import CallgateWorkflow
 import Foundation
 import Hummingbird
 
-/// `/api/v1/workflows`: deploy (PUT, create or replace), list, show, enable, disable, delete.
+/// `/api/v1/workflows`: deploy (PUT, create or replace), list, show, enable, disable, delete,
+/// and the Request trigger's callback URL.
 struct WorkflowsAPI: Sendable {
     let workflows: WorkflowRepository
-    let plugins: PluginManager
+    let engine: WorkflowEngine
+    /// The parser for the step types available now.
+    let parser: @Sendable () async throws -> DefinitionParser
     let maxBodyBytes: Int
 
     struct WorkflowList: Encodable { let workflows: [WorkflowRepository.Summary] }
@@ -17,15 +20,16 @@ struct WorkflowsAPI: Sendable {
         let definition: ExpressionValue
     }
 
-    /// The parser for the types available now: built-in ones and those of loaded plugins.
-    private func parser() async throws -> DefinitionParser {
-        let descriptions = try await plugins.list().compactMap { record in
-            record.description.flatMap { try? ExpressionValue(json: Data($0.utf8)) }
-        }
-        return DefinitionParser(catalog: StepTypeCatalog.builtIn.adding(pluginDescriptions: descriptions))
+    /// Logic Apps' listCallbackUrl answer.
+    struct CallbackURL: Encodable {
+        let value: String
+        let method: String
+        let basePath: String
+        let queries: [String: String]
     }
 
     func register<Context: RequestContext>(on group: RouterGroup<Context>) {
+        registerCallbackURL(on: group)
         group.get("workflows") { _, _ in
             try jsonResponse(WorkflowList(workflows: try await workflows.list(parser: try await parser())))
         }
@@ -35,6 +39,7 @@ struct WorkflowsAPI: Sendable {
             let body = try await request.collectBody(limit: maxBodyBytes)
             return try await mapErrors {
                 let (summary, created) = try await workflows.deploy(name: name, definition: Data(buffer: body), parser: try await parser())
+                try await engine.workflowChanged(name)
                 return try jsonResponse(WorkflowResult(workflow: summary), status: created ? .created : .ok)
             }
         }
@@ -46,7 +51,9 @@ struct WorkflowsAPI: Sendable {
         }
         group.delete("workflows/{name}") { _, context in
             try await mapErrors {
-                try await workflows.delete(name: try context.parameters.require("name"))
+                let name = try context.parameters.require("name")
+                try await workflows.delete(name: name)
+                try await engine.workflowChanged(name)
                 return Response(status: .noContent)
             }
         }
@@ -66,6 +73,25 @@ struct WorkflowsAPI: Sendable {
             return try await mapErrors {
                 try jsonResponse(WorkflowResult(workflow: try await workflows.setEnabled(name: name, enable, parser: try await parser())))
             }
+        }
+    }
+
+    /// `POST /workflows/{name}/triggers/{trigger}/callback-url`.
+    func registerCallbackURL<Context: RequestContext>(on group: RouterGroup<Context>) {
+        group.post("workflows/{name}/triggers/{trigger}/callback-url") { _, context in
+            let name = try context.parameters.require("name")
+            let trigger = try context.parameters.require("trigger")
+            let url: String
+            do {
+                url = try await engine.triggerCallbackURL(workflow: name, trigger: trigger)
+            } catch let error as EngineError {
+                throw APIError(engineError: error)
+            }
+            let components = URLComponents(string: url)
+            var queries: [String: String] = [:]
+            for item in components?.queryItems ?? [] { queries[item.name] = item.value ?? "" }
+            let basePath = url.components(separatedBy: "?").first ?? url
+            return try jsonResponse(CallbackURL(value: url, method: "POST", basePath: basePath, queries: queries))
         }
     }
 

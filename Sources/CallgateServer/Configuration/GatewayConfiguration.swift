@@ -1,3 +1,4 @@
+import CallgateEngine
 import Foundation
 import Logging
 
@@ -89,6 +90,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var egressDenyPrivateNetworks = false
     /// Request and connection bounds.
     public var limits = Limits()
+    /// Workflow engine tuning.
+    public var engine = WorkflowEngine.Configuration()
     /// Lowest level logged.
     public var logLevel = Logger.Level.info
 

@@ -107,6 +107,12 @@ extension Setting {
         Setting("limits.max_pending_writes", flag: "max-pending-writes", help: "most writes queued for the store before 429 (default 20000)") {
             $0.limits.maxPendingWrites = try positive($1)
         },
+        Setting("engine.workers", flag: "engine-workers", help: "workflow actions executed at once (default 16)") {
+            $0.engine.workers = try positive($1)
+        },
+        Setting("engine.response_wait_seconds", flag: "response-wait-seconds", help: "seconds a Request trigger waits for the run's Response action before answering 202 (default 120)") {
+            $0.engine.responseWaitSeconds = Double(try positive($1))
+        },
         Setting("log.level", flag: "log-level", help: "trace, debug, info (default), notice, warning, error or critical") {
             config, text in
             guard let level = Logger.Level(rawValue: text) else {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CallgateCallbacks
+import CallgateEngine
 import CallgateServer
 import Foundation
 import Logging
@@ -13,6 +14,8 @@ import CallgateTesting
 /// directory, and a client that trusts the gateway's development CA.
 final class TestGateway: Sendable {
     static let adminToken = "test-admin-token"
+    /// The public URL minted callback URLs start with.
+    static let publicURL = "https://127.0.0.1"
 
     let directory: TemporaryDirectory
     let gateway: Gateway
@@ -27,6 +30,7 @@ final class TestGateway: Sendable {
     static func start(
         directory: TemporaryDirectory? = nil,
         handlers: [String: any CallbackHandler] = [:],
+        callbackSteps: [String: any CallbackStep] = [:],
         configure: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws -> TestGateway {
         let directory = try directory ?? TemporaryDirectory()
@@ -34,7 +38,7 @@ final class TestGateway: Sendable {
         configuration.listen = .init(host: "127.0.0.1", port: 0)
         configuration.dataDirectory = directory.path + "/data"
         configuration.certsDirectory = directory.path + "/certs"
-        configuration.publicURL = "https://127.0.0.1"
+        configuration.publicURL = publicURL
         configure(&configuration)
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .warning
@@ -42,6 +46,7 @@ final class TestGateway: Sendable {
             configuration: configuration,
             presetAdminToken: adminToken,
             callbackHandlers: handlers,
+            callbackSteps: callbackSteps,
             logger: logger
         )
         let (stream, continuation) = AsyncStream.makeStream(of: Gateway.BoundPorts.self)
@@ -94,7 +99,11 @@ final class TestGateway: Sendable {
         tls: TLSConfiguration? = nil,
         connectTimeout: TimeAmount = .seconds(3)
     ) async throws -> TestResponse {
-        let url = pathOrURL.hasPrefix("https://") ? pathOrURL : baseURL + pathOrURL
+        // Minted URLs start with the configured public URL, which has no port (the port is
+        // chosen at bind time): send them to the listener.
+        let minted = Self.publicURL + "/"
+        let url = pathOrURL.hasPrefix(minted) ? baseURL + pathOrURL.dropFirst(minted.count - 1)
+            : pathOrURL.hasPrefix("https://") ? pathOrURL : baseURL + pathOrURL
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls ?? clientTLS())
         // Refused handshakes are retried until the connect timeout: keep it short.
         configuration.timeout.connect = connectTimeout

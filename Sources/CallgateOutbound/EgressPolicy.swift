@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where outbound calls may go. Link-local and cloud metadata addresses (169.254.0.0/16,
+/// Where outbound calls may go (Http actions, plugin http_send). Link-local and cloud metadata addresses (169.254.0.0/16,
 /// fe80::/10) are always refused; loopback and private ranges are allowed unless
 /// ``denyPrivateNetworks`` is set (a single machine talks to its neighbours by default).
 public struct EgressPolicy: Sendable, Equatable {

@@ -1,0 +1,120 @@
+import CallgateExpressions
+import CallgateWorkflow
+import Foundation
+
+/// A step type that waits for a callback (the HttpWebhook action, approval mails, plugin actions).
+///
+/// The engine does the rest: it mints the step's callback URL bound to (run, action), evaluates
+/// the inputs with `listCallbackUrl()`, calls ``subscribe(_:)``, persists the waiting state and
+/// holds nothing in memory until the callback, the deadline or a cancel arrives; unsubscribes go
+/// through the durable outbox and call ``unsubscribe(_:)`` until it succeeds or
+/// ``unsubscribeAttempts`` are spent.
+public protocol CallbackStep: Sendable {
+    /// What deploy-time validation knows of the type.
+    var stepType: StepType { get }
+    /// Whether the unsubscribe is also sent after the callback resumed the step (HttpWebhook does).
+    var unsubscribesAfterCompletion: Bool { get }
+    /// Most attempts of one unsubscribe call.
+    var unsubscribeAttempts: Int { get }
+    /// Input members evaluated only at unsubscribe time (where `subscribeResponse()` exists).
+    var deferredInputs: Set<String> { get }
+
+    /// Sends the subscription. Returns what the step records about it (for HttpWebhook, the
+    /// subscribe response), which the unsubscribe sees as `subscribeResponse()`.
+    func subscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) -> ExpressionValue
+
+    /// Ends the subscription. Throwing a retryable error makes the outbox try again later.
+    func unsubscribe(_ request: CallbackStepRequest) async throws(CallbackStepError)
+}
+
+extension CallbackStep {
+    public var unsubscribesAfterCompletion: Bool { true }
+    public var unsubscribeAttempts: Int { 8 }
+    public var deferredInputs: Set<String> { ["unsubscribe"] }
+}
+
+/// Everything a callback step is told about one subscription.
+public struct CallbackStepRequest: Sendable, Equatable {
+    public var workflow: String
+    public var runID: String
+    public var actionName: String
+    public var actionKey: String
+    /// The callback id: stable for the step, so it identifies the subscription (`Callgate-Subscription-Id`).
+    public var subscriptionID: String
+    /// The step's signed callback URL.
+    public var callbackURL: String?
+    /// The evaluated inputs (for subscribe, without the deferred members).
+    public var inputs: ExpressionValue
+    /// For unsubscribe: what ``CallbackStep/subscribe(_:)`` returned.
+    public var subscription: ExpressionValue?
+
+    public init(
+        workflow: String, runID: String, actionName: String, actionKey: String, subscriptionID: String,
+        callbackURL: String?, inputs: ExpressionValue, subscription: ExpressionValue? = nil
+    ) {
+        self.workflow = workflow
+        self.runID = runID
+        self.actionName = actionName
+        self.actionKey = actionKey
+        self.subscriptionID = subscriptionID
+        self.callbackURL = callbackURL
+        self.inputs = inputs
+        self.subscription = subscription
+    }
+
+    /// The form kept in the outbox.
+    var stored: ExpressionValue {
+        var members: [String: ExpressionValue] = [
+            "workflow": .string(workflow), "runId": .string(runID), "actionName": .string(actionName),
+            "actionKey": .string(actionKey), "subscriptionId": .string(subscriptionID), "inputs": inputs,
+        ]
+        if let callbackURL { members["callbackUrl"] = .string(callbackURL) }
+        if let subscription { members["subscription"] = subscription }
+        return .object(members)
+    }
+
+    init(stored value: ExpressionValue) {
+        self.init(
+            workflow: value["workflow"]?.string ?? "", runID: value["runId"]?.string ?? "",
+            actionName: value["actionName"]?.string ?? "", actionKey: value["actionKey"]?.string ?? "",
+            subscriptionID: value["subscriptionId"]?.string ?? "", callbackURL: value["callbackUrl"]?.string,
+            inputs: value["inputs"] ?? .null, subscription: value["subscription"]
+        )
+    }
+}
+
+/// Why a subscribe or unsubscribe failed.
+public struct CallbackStepError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What happened, for run history.
+    public var message: String
+    /// Whether trying again later may succeed (a 5xx, a refused connection).
+    public var isRetryable: Bool
+    /// Structured detail for run history (for example the subscriber's response).
+    public var detail: ExpressionValue?
+
+    public init(_ message: String, retryable: Bool, detail: ExpressionValue? = nil) {
+        self.message = message
+        self.isRetryable = retryable
+        self.detail = detail
+    }
+
+    public var description: String { message }
+}
+
+/// The callback step types a gateway runs, by type name.
+public struct CallbackStepRegistry: Sendable {
+    private let steps: [String: any CallbackStep]
+
+    public init(_ steps: [String: any CallbackStep] = [:]) {
+        self.steps = steps
+    }
+
+    public func step(for type: String) -> (any CallbackStep)? {
+        steps[type]
+    }
+
+    /// The types for deploy-time validation.
+    public var stepTypes: [String: StepType] {
+        steps.mapValues(\.stepType)
+    }
+}

@@ -1,0 +1,141 @@
+import CallgateCallbacks
+import CallgateExpressions
+import CallgateWorkflow
+import Foundation
+
+/// The life of a waiting step: subscribe, wait (as rows only), and end by callback, deadline or
+/// cancel. The callback side is ``ActionCallbackHandler``.
+struct CallbackStepExecution {
+    let engine: WorkflowEngine
+
+    /// The scope signed into a waiting step's URL.
+    static let scope = "resume"
+
+    /// Mints the step's URL and records it with the deadline (one transaction), subscribes, then
+    /// records the subscription and starts waiting (a second one). A crash between the two
+    /// subscribes again with the same URL after restart: subscribes are at-least-once, and the
+    /// subscription id (`Callgate-Subscription-Id`) stays the same.
+    func start(_ snapshot: ActionSnapshot) async throws {
+        guard let step = engine.callbackSteps.step(for: snapshot.step.type) else { return }
+        let key = snapshot.record.key
+        let runID = snapshot.run.id
+        var callbackID = snapshot.record.state["callbackId"]?.string
+        if callbackID == nil {
+            let id = CallbackSigner.newCallbackID()
+            let fields = try engine.callbacks.signer.sign(id: id, scope: Self.scope)
+            let url = fields.url(publicBaseURL: engine.callbacks.publicBaseURL)
+            let timeout = snapshot.step.timeout.flatMap { ISODuration($0)?.seconds }
+            let minted = try await engine.mutate(runID: runID) { mutation -> Bool in
+                guard var record = mutation.actions[key], record.status == .queued else { return false }
+                try mutation.transaction.registerCallback(id: id, runID: runID, workflow: mutation.run.workflow, actionKey: key, scope: Self.scope)
+                record.status = .running
+                record.startedAt = mutation.now
+                record.state["callbackId"] = .string(id)
+                record.state["callbackUrl"] = .string(url)
+                if let timeout {
+                    let deadline = mutation.now.addingTimeInterval(timeout)
+                    record.state["deadline"] = .float(deadline.timeIntervalSince1970)
+                    try mutation.transaction.schedule(.timer, runID: runID, actionKey: key, at: deadline)
+                }
+                try mutation.save(record)
+                try mutation.saveRun()
+                return true
+            }
+            guard minted == true else {
+                try await engine.store.transition { try $0.removeWork(snapshot.item.id) }
+                return
+            }
+            callbackID = id
+        }
+        guard let callbackID, let record = try await engine.store.read({ try $0.action(runID, key: key) }),
+              case .string(let url)? = record.state["callbackUrl"]
+        else { return }
+
+        var context = snapshot.context()
+        context.callbackURL = url
+        let request: CallbackStepRequest
+        do {
+            let inputs = try InputEvaluation.evaluate(snapshot.step.inputs, in: context, deferring: step.deferredInputs)
+            request = CallbackStepRequest(
+                workflow: snapshot.run.workflow, runID: runID, actionName: snapshot.step.name, actionKey: key,
+                subscriptionID: callbackID, callbackURL: url, inputs: inputs
+            )
+        } catch {
+            try await subscribed(snapshot, result: .failure(ActionFailure.template(snapshot.step.name, error)))
+            return
+        }
+        do {
+            let subscription = try await step.subscribe(request)
+            try await subscribed(snapshot, result: .success((subscription, Redaction.storedInputs(request.inputs))))
+        } catch {
+            let error = error as? CallbackStepError ?? CallbackStepError("\(error)", retryable: false)
+            var failure = ActionFailure.coded("SubscribeFailed", error.message).value
+            if let detail = error.detail, case .object(var members) = failure {
+                members["detail"] = detail
+                failure = .object(members)
+            }
+            try await subscribed(snapshot, result: .failure(failure))
+        }
+    }
+
+    private enum SubscribeResult: Sendable {
+        case success((subscription: ExpressionValue, inputs: ExpressionValue))
+        case failure(ExpressionValue)
+    }
+
+    private func subscribed(_ snapshot: ActionSnapshot, result: SubscribeResult) async throws {
+        let key = snapshot.record.key
+        let itemID = snapshot.item.id
+        let steps = engine.callbackSteps
+        try await engine.mutate(runID: snapshot.run.id) { mutation in
+            try mutation.transaction.removeWork(itemID)
+            guard var record = mutation.actions[key] else { return }
+            switch result {
+            case .success(let (subscription, inputs)):
+                record.state["subscription"] = subscription
+                record.inputs = inputs
+                if record.status == .running {
+                    record.status = .waiting
+                    record.state["waitingSince"] = .float(mutation.now.timeIntervalSince1970)
+                    try mutation.save(record)
+                } else {
+                    // The step ended while subscribing (a fast callback, a cancel): finish the
+                    // unsubscribe it could not queue without the subscription.
+                    try mutation.save(record)
+                    if record.state["unsubscribeWhenSubscribed"] == .bool(true), let step = steps.step(for: record.type) {
+                        try mutation.queueUnsubscribe(record, subscription: subscription, step: step)
+                    }
+                }
+            case .failure(let error):
+                guard !record.status.isTerminal else { return }
+                if case .string(let id)? = record.state["callbackId"] { try mutation.transaction.closeCallback(id: id) }
+                try mutation.transaction.removeTimers(runID: record.runID, actionKey: key)
+                try mutation.save(record)
+                try mutation.finish(key: key, status: .failed, error: error)
+            }
+            try mutation.saveRun()
+        }
+    }
+
+    /// The step's timer fell due: `TimedOut` unless a heartbeat moved the deadline.
+    func deadlineReached(_ snapshot: ActionSnapshot) async throws {
+        let key = snapshot.record.key
+        let itemID = snapshot.item.id
+        try await engine.mutate(runID: snapshot.run.id) { mutation in
+            try mutation.transaction.removeWork(itemID)
+            guard var record = mutation.actions[key], !record.status.isTerminal else { return }
+            if case .float(let deadline)? = record.state["deadline"], deadline > mutation.now.timeIntervalSince1970 + 0.001 {
+                try mutation.transaction.schedule(.timer, runID: mutation.run.id, actionKey: key, at: Date(timeIntervalSince1970: deadline))
+                mutation.noteWorkQueued()
+                return
+            }
+            try mutation.unsubscribeIfSubscribed(&record)
+            try mutation.save(record)
+            let limit = mutation.graph.steps[record.name]?.timeout ?? "its limit"
+            try mutation.finish(key: key, status: .timedOut, error: ActionFailure.coded(
+                "ActionTimedOut", "no callback arrived within \(limit)"
+            ).value)
+            try mutation.saveRun()
+        }
+    }
+}

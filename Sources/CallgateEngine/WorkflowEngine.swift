@@ -1,0 +1,330 @@
+import AsyncHTTPClient
+import CallgateCallbacks
+import CallgateExpressions
+import CallgateOutbound
+import CallgateStore
+import CallgateWorkflow
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs workflows durably: a pool of workers claims ready work (an action to start, a timer that
+/// fell due) from the store, executes it, and commits the result together with what follows.
+///
+/// Nothing about a run lives in memory between steps: a waiting step is a row, a timer is a row,
+/// and after a crash every run continues from its last committed transition.
+public final class WorkflowEngine: Service, Sendable {
+    /// Tuning of the engine.
+    public struct Configuration: Sendable, Equatable {
+        /// Work items executed at once (Http calls and subscribes wait on the network).
+        public var workers: Int
+        /// Outbox calls made at once.
+        public var outboxWorkers: Int
+        /// How long a `Request` trigger waits for the run's `Response` action before answering 202.
+        public var responseWaitSeconds: Double
+        /// Longest sleep when nothing is due (work may also come from other processes' writes).
+        public var idlePollSeconds: Double
+
+        public init(workers: Int = 16, outboxWorkers: Int = 4, responseWaitSeconds: Double = 120, idlePollSeconds: Double = 2) {
+            self.workers = workers
+            self.outboxWorkers = outboxWorkers
+            self.responseWaitSeconds = responseWaitSeconds
+            self.idlePollSeconds = idlePollSeconds
+        }
+    }
+
+    let store: RunStore
+    let callbacks: CallbackRegistry
+    let httpClient: HTTPClient
+    let egress: EgressPolicy
+    /// The step types that wait for a callback.
+    public let callbackSteps: CallbackStepRegistry
+    let configuration: Configuration
+    let logger: Logger
+    let definitions: DefinitionCache
+    let responses = ResponseWaiters()
+    private let workSignal = WakeSignal()
+    private let outboxSignal = WakeSignal()
+
+    /// - Parameters:
+    ///   - parser: Gives the parser for the step types available now (built-in, callback steps,
+    ///     loaded plugins); used to read stored definitions.
+    public init(
+        database: GatewayDatabase,
+        callbacks: CallbackRegistry,
+        httpClient: HTTPClient,
+        egress: EgressPolicy,
+        callbackSteps: CallbackStepRegistry = CallbackStepRegistry(),
+        configuration: Configuration = Configuration(),
+        parser: @escaping @Sendable () async throws -> DefinitionParser,
+        logger: Logger
+    ) {
+        self.store = RunStore(database: database)
+        self.callbacks = callbacks
+        self.httpClient = httpClient
+        self.egress = egress
+        self.callbackSteps = callbackSteps
+        self.configuration = configuration
+        self.logger = logger
+        self.definitions = DefinitionCache(database: database, parser: parser)
+    }
+
+    // MARK: Service
+
+    /// Runs the worker pool and the outbox until the service group shuts down.
+    public func run() async throws {
+        try await store.releaseStaleClaims()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.workLoop() }
+                group.addTask { await self.outboxLoop() }
+            }
+        } onGracefulShutdown: {
+            self.workSignal.signal()
+            self.outboxSignal.signal()
+        }
+    }
+
+    private var shuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+
+    private func workLoop() async {
+        let inFlight = InFlightCount()
+        await withDiscardingTaskGroup { group in
+            while !shuttingDown {
+                let free = configuration.workers - inFlight.value
+                var claimed: [WorkItem] = []
+                if free > 0 {
+                    do {
+                        claimed = try await store.claimWork(limit: free)
+                    } catch {
+                        logger.error("claiming work failed: \(error)")
+                    }
+                }
+                for item in claimed {
+                    inFlight.add(1)
+                    group.addTask {
+                        await self.process(item)
+                        inFlight.add(-1)
+                        self.workSignal.signal()
+                    }
+                }
+                if claimed.count == free && free > 0 { continue }
+                let nextDue = (try? await store.nextDueDate())?.timeIntervalSinceNow ?? configuration.idlePollSeconds
+                await workSignal.wait(upTo: min(max(nextDue, 0.001), configuration.idlePollSeconds))
+            }
+        }
+    }
+
+    private func outboxLoop() async {
+        let inFlight = InFlightCount()
+        await withDiscardingTaskGroup { group in
+            while !shuttingDown {
+                let free = configuration.outboxWorkers - inFlight.value
+                var claimed: [OutboxEntry] = []
+                if free > 0 {
+                    do {
+                        claimed = try await store.claimOutbox(limit: free)
+                    } catch {
+                        logger.error("claiming outbox calls failed: \(error)")
+                    }
+                }
+                for entry in claimed {
+                    inFlight.add(1)
+                    group.addTask {
+                        await self.deliver(entry)
+                        inFlight.add(-1)
+                        self.outboxSignal.signal()
+                    }
+                }
+                if claimed.count == free && free > 0 { continue }
+                let nextDue = (try? await store.nextOutboxDate())?.timeIntervalSinceNow ?? configuration.idlePollSeconds
+                await outboxSignal.wait(upTo: min(max(nextDue, 0.001), configuration.idlePollSeconds))
+            }
+        }
+    }
+
+    // MARK: Transitions
+
+    /// Commits a transition of one run and applies its effects after COMMIT. Returns nil when
+    /// the run does not exist.
+    @discardableResult
+    func mutate<T: Sendable>(
+        runID: String,
+        _ body: @escaping @Sendable (inout RunMutation) throws -> T
+    ) async throws -> T? {
+        guard let workflow = try await store.read({ try $0.run(runID) }) else { return nil }
+        let graph = try await definitions.graph(workflow: workflow.workflow, version: workflow.version)
+        let steps = callbackSteps
+        let outcome = try await store.transition { transaction -> (T, [TransitionEffect])? in
+            guard let run = try transaction.run(runID) else { return nil }
+            var mutation = try RunMutation(transaction: transaction, graph: graph, callbackSteps: steps, run: run)
+            let result = try body(&mutation)
+            return (result, mutation.effects)
+        }
+        guard let outcome else { return nil }
+        apply(outcome.1)
+        return outcome.0
+    }
+
+    func apply(_ effects: [TransitionEffect]) {
+        for effect in effects {
+            switch effect {
+            case .workQueued: workSignal.signal()
+            case .outboxQueued: outboxSignal.signal()
+            case .responseReady(let runID), .runEnded(let runID): responses.deliver(runID: runID)
+            }
+        }
+    }
+
+    // MARK: Work
+
+    /// Executes one claimed work item; whatever happens, the item is completed or left for a retry.
+    func process(_ item: WorkItem) async {
+        do {
+            switch item.kind {
+            case .start: try await start(item)
+            case .timer: try await fire(item)
+            }
+        } catch {
+            // The item keeps its lease until restart or is retried below; an error here is a
+            // store failure (overload, disk), so try again shortly rather than lose the step.
+            logger.error("work item failed", metadata: ["run": "\(item.runID)", "action": "\(item.actionKey)", "error": "\(error)"])
+            try? await Task.sleep(for: .seconds(1))
+            try? await store.release(item)
+            workSignal.signal()
+        }
+    }
+
+    /// The record and definition of the action a work item is about; nil (and the item removed)
+    /// when the run ended or the action is no longer in the expected state.
+    func snapshot(_ item: WorkItem, expecting statuses: Set<ActionStatus>) async throws -> ActionSnapshot? {
+        let found = try await store.read { transaction -> (RunRecord, [String: ActionRecord])? in
+            guard let run = try transaction.run(item.runID) else { return nil }
+            return (run, try transaction.actions(of: item.runID))
+        }
+        guard let (run, actions) = found, !run.status.isTerminal, let record = actions[item.actionKey], statuses.contains(record.status) else {
+            try await store.transition { try $0.removeWork(item.id) }
+            return nil
+        }
+        let graph = try await definitions.graph(workflow: run.workflow, version: run.version)
+        guard let step = graph.steps[record.name] else {
+            try await mutate(runID: run.id) { mutation in
+                try mutation.transaction.removeWork(item.id)
+                try mutation.finish(key: item.actionKey, status: .failed, error: ActionFailure.message("the action is not in the workflow's definition").value)
+            }
+            return nil
+        }
+        return ActionSnapshot(item: item, run: run, actions: actions, record: record, step: step, graph: graph)
+    }
+
+    private func start(_ item: WorkItem) async throws {
+        guard let snapshot = try await snapshot(item, expecting: [.queued, .running]) else { return }
+        switch snapshot.step.type {
+        case "Http":
+            try await HttpAction(engine: self).start(snapshot)
+        case let type where callbackSteps.step(for: type) != nil:
+            try await CallbackStepExecution(engine: self).start(snapshot)
+        default:
+            try await mutate(runID: item.runID) { mutation in
+                guard mutation.actions[item.actionKey]?.status == .queued else {
+                    try mutation.transaction.removeWork(item.id)
+                    return
+                }
+                try mutation.transaction.removeWork(item.id)
+                try BuiltinActions.execute(key: item.actionKey, step: snapshot.step, in: &mutation)
+                try mutation.saveRun()
+            }
+        }
+    }
+
+    private func fire(_ item: WorkItem) async throws {
+        guard let snapshot = try await snapshot(item, expecting: [.running, .waiting]) else { return }
+        switch snapshot.step.type {
+        case "Http":
+            try await HttpAction(engine: self).start(snapshot)
+        case let type where callbackSteps.step(for: type) != nil:
+            try await CallbackStepExecution(engine: self).deadlineReached(snapshot)
+        default:
+            try await mutate(runID: item.runID) { mutation in
+                try mutation.transaction.removeWork(item.id)
+                try BuiltinActions.timerFired(key: item.actionKey, in: &mutation)
+                try mutation.saveRun()
+            }
+        }
+    }
+
+    // MARK: Outbox
+
+    private func deliver(_ entry: OutboxEntry) async {
+        let request = CallbackStepRequest(stored: entry.request)
+        var failure: CallbackStepError?
+        if let step = callbackSteps.step(for: entry.stepType) {
+            do {
+                try await step.unsubscribe(request)
+            } catch {
+                failure = error
+            }
+        } else {
+            failure = CallbackStepError("no step type '\(entry.stepType)' is loaded to unsubscribe with", retryable: true)
+        }
+        let attempt = entry.attempts + 1
+        var retryAt: Date?
+        if let failure, failure.isRetryable, attempt < entry.maxAttempts {
+            // 1 s, 2 s, 4 s … capped at 5 minutes.
+            retryAt = Date().addingTimeInterval(min(300, pow(2, Double(attempt - 1))))
+        }
+        if let failure {
+            logger.warning("outbox call failed", metadata: [
+                "operation": "\(entry.operation)", "run": "\(entry.runID ?? "-")", "attempt": "\(attempt)", "error": "\(failure.message)",
+            ])
+        }
+        do {
+            try await store.recordOutboxAttempt(entry, error: failure?.message, retryAt: retryAt)
+        } catch {
+            logger.error("recording an outbox attempt failed: \(error)")
+        }
+    }
+}
+
+/// What a worker knows when it executes an action.
+struct ActionSnapshot: Sendable {
+    let item: WorkItem
+    let run: RunRecord
+    let actions: [String: ActionRecord]
+    let record: ActionRecord
+    let step: WorkflowDefinition.Step
+    let graph: StepGraph
+
+    func context() -> RunExpressionContext {
+        RunExpressionContext(run: run, actions: actions, graph: graph, actionKey: record.key, now: Date())
+    }
+}
+
+/// An action's error as run history shows it: `{"code", "message"}`.
+enum ActionFailure {
+    case message(String)
+    case coded(String, String)
+
+    var value: ExpressionValue {
+        switch self {
+        case .message(let text): .object(["code": "ActionFailed", "message": .string(text)])
+        case .coded(let code, let text): .object(["code": .string(code), "message": .string(text)])
+        }
+    }
+
+    static func template(_ name: String, _ error: any Error) -> ExpressionValue {
+        ActionFailure.coded("InvalidTemplate", "Unable to process template language expressions in action '\(name)': \(error)").value
+    }
+}
+
+/// Tasks a loop has started and not yet seen finish.
+private final class InFlightCount: Sendable {
+    private let count = Mutex(0)
+
+    var value: Int { count.withLock { $0 } }
+
+    func add(_ delta: Int) {
+        count.withLock { $0 += delta }
+    }
+}
