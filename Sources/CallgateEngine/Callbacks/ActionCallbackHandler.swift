@@ -44,10 +44,12 @@ public struct ActionCallbackHandler: CallbackHandler {
         ])
         let steps = engine.callbackSteps
         let outcome: Outcome? = try await engine.mutate(runID: runID) { mutation -> Outcome in
-            guard !mutation.run.status.isTerminal, var record = mutation.actions[key] else { return .gone }
-            if record.status.isTerminal {
+            guard var record = mutation.actions[key] else { return .gone }
+            if record.status.isTerminal || mutation.run.status.isTerminal {
+                // A repeat of the call that resumed the step is told so, even after the run ended.
                 if record.state["callbackFingerprint"] == .string(fingerprint) { return .alreadyResumed }
-                return [.timedOut, .cancelled].contains(record.status) ? .gone : .conflict
+                if mutation.run.status.isTerminal || [.timedOut, .cancelled].contains(record.status) { return .gone }
+                return .conflict
             }
             let step = mutation.graph.steps[record.name]
             if kind == "heartbeat" {

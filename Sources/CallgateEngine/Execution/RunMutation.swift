@@ -198,8 +198,9 @@ struct RunMutation {
 
     // MARK: Ending the run
 
-    /// Ends the run: every unfinished action is cancelled (waiting steps unsubscribed), pending
-    /// work and timers are dropped, and the run's callback URLs answer `410` from now on.
+    /// Ends the run: every unfinished action is cancelled (waiting steps unsubscribed, their URLs
+    /// closed), and pending work and timers are dropped. URLs of steps a callback resumed stay
+    /// open so that a repeat of that call is still told `already-resumed`; anything else gets 410.
     mutating func endRun(status: RunStatus, error: ExpressionValue?) throws {
         guard !run.status.isTerminal else { return }
         for key in actions.keys.sorted() {
@@ -210,7 +211,6 @@ struct RunMutation {
             try save(record)
         }
         try transaction.removeWork(ofRun: run.id)
-        try transaction.closeCallbacks(ofRun: run.id)
         run.status = status
         run.error = error
         run.endedAt = now

@@ -171,12 +171,4 @@ public struct RunTransaction {
     public func closeCallback(id: String) throws {
         try CallbackRegistry.close(id: id, in: db)
     }
-
-    /// Closes every callback id of a run (it ended).
-    public func closeCallbacks(ofRun runID: String) throws {
-        try db.execute(
-            sql: "UPDATE callback_registration SET state = 'closed', closed_at = ? WHERE run_id = ? AND state = 'active'",
-            arguments: [nowSeconds, runID]
-        )
-    }
 }
