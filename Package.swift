@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
         .executable(name: "callgate-bench-plugin-call", targets: ["PluginCallBench"]),
         .executable(name: "callgate-bench-store", targets: ["StoreBench"]),
+        .executable(name: "callgate-test-gateway", targets: ["CallgateTestGateway"]),
         // The Swift example plugin, as a shared library a gateway loads.
         .library(name: "CallgateExampleSwift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
     ],
@@ -198,6 +199,26 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // The plugin-free waiting step the engine is tested with, and a gateway executable that
+        // offers it (the crash test kills that process).
+        .target(
+            name: "CallgateTestSteps",
+            dependencies: [
+                "CallgateEngine",
+                "CallgateWorkflow",
+                "CallgateExpressions",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/Support/TestSteps",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "CallgateTestGateway",
+            dependencies: ["CallgateCLI", "CallgateTestSteps"],
+            path: "Tests/Support/TestGateway",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "callgate",
             dependencies: ["CallgateCLI"],
@@ -266,6 +287,7 @@ let package = Package(
             name: "CallgateServerTests",
             dependencies: [
                 "CallgateServer",
+                "CallgateTestSteps",
                 "CallgateEngine",
                 "CallgateExpressions",
                 "CallgateCLI",

@@ -1,12 +1,13 @@
 import ArgumentParser
+import CallgateEngine
 import CallgateServer
 import Foundation
 import Logging
 
 /// `callgate serve`: runs the gateway. Every setting is a flag here, a `CALLGATE_*` environment
 /// variable and a key of the YAML file (flags win over environment, environment over the file).
-struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct ServeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the gateway (HTTPS on 127.0.0.1:8443 by default)."
     )
@@ -50,7 +51,14 @@ struct ServeCommand: AsyncParsableCommand {
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
 
-    func run() async throws {
+    public init() {}
+
+    public func run() async throws {
+        try await run(callbackSteps: [:])
+    }
+
+    /// Runs the gateway with extra waiting-step types (the test gateway adds its test step).
+    public func run(callbackSteps: [String: any CallbackStep]) async throws {
         let environment = ProcessInfo.processInfo.environment
         let configuration: GatewayConfiguration
         do {
@@ -65,10 +73,11 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: configuration,
             presetAdminToken: environment["CALLGATE_ADMIN_TOKEN"],
             bundledPlugins: BundledPlugins.all,
+            callbackSteps: callbackSteps,
             logger: logger
         )
         if let token = gateway.generatedAdminToken {
-            say("Admin token (shown once, stored only as a hash): \(token)")
+            Self.say("Admin token (shown once, stored only as a hash): \(token)")
         }
         try await gateway.run { ports in
             var lines = ["callgate \(CallgateVersion.current) listening on https://\(configuration.listen.host):\(ports.main)"]
@@ -76,13 +85,13 @@ struct ServeCommand: AsyncParsableCommand {
                 lines.append("admin API and metrics on https://\(host):\(admin)")
             }
             lines.append("callback URLs start with \(configuration.effectivePublicURL)")
-            say(lines.joined(separator: "\n"))
+            Self.say(lines.joined(separator: "\n"))
         }
     }
 
     /// Writes a line to stdout at once: a supervisor or test reading a pipe sees it immediately,
     /// where `print` would sit in stdio's buffer.
-    private func say(_ line: String) {
+    private static func say(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 

@@ -6,12 +6,15 @@ import CallgateTesting
 /// The `callgate` executable, run as a user would: a real process, real files, real HTTPS.
 @Suite(.serialized) struct CLITests {
     /// `.build/debug/callgate`, found beside the test bundle or under the package root.
-    static let executable: String? = {
-        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("callgate").path
+    static let executable = builtProgram("callgate")
+
+    /// A program the package builds (`callgate`, `callgate-test-gateway`), or nil.
+    static func builtProgram(_ name: String) -> String? {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
         let underPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/callgate").path
+            .appendingPathComponent(".build/debug/" + name).path
         return [besideTests, underPackage].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
+    }
 
     struct Outcome {
         let status: Int32
@@ -33,8 +36,8 @@ import CallgateTesting
         return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    static func makeProcess(_ arguments: [String], in directory: String, environment: [String: String]) throws -> Process {
-        let executable = try #require(executable, "the callgate executable was not built")
+    static func makeProcess(_ arguments: [String], in directory: String, environment: [String: String], program: String = "callgate") throws -> Process {
+        let executable = try #require(builtProgram(program), "the \(program) executable was not built")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -54,8 +57,11 @@ import CallgateTesting
             let text = Mutex("")
         }
 
-        init(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws {
-            process = try CLITests.makeProcess(["serve"] + arguments, in: directory, environment: environment)
+        /// `program` is `callgate` (run as `callgate serve`) or `callgate-test-gateway` (which takes
+        /// the flags of `serve` directly).
+        init(_ arguments: [String], in directory: String, environment: [String: String] = [:], program: String = "callgate") throws {
+            let command = program == "callgate" ? ["serve"] : []
+            process = try CLITests.makeProcess(command + arguments, in: directory, environment: environment, program: program)
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe

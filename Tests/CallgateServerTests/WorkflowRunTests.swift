@@ -1,4 +1,5 @@
 import CallgateEngine
+import CallgateTestSteps
 import CallgateTesting
 import Foundation
 import Testing

@@ -9,16 +9,18 @@ import NIOCore
 /// (`TestWebhook`): subscribe POSTs `{"callbackUrl", "subscriptionId"}` to `inputs.subscribe.uri`;
 /// unsubscribe POSTs the subscribe answer to `inputs.unsubscribe.uri`. Both are real HTTP calls
 /// to an ``OutsideService``; a 5xx answer is a retryable failure.
-struct TestWebhookStep: CallbackStep {
-    static let type = "TestWebhook"
+public struct TestWebhookStep: CallbackStep {
+    public static let type = "TestWebhook"
 
-    var stepType: StepType {
+    public init() {}
+
+    public var stepType: StepType {
         StepType(requiredInputs: ["subscribe.uri"], callbackInputs: ["subscribe", "unsubscribe"], subscribeResponseInputs: ["unsubscribe"])
     }
 
-    var unsubscribeAttempts: Int { 5 }
+    public var unsubscribeAttempts: Int { 5 }
 
-    func subscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) -> ExpressionValue {
+    public func subscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) -> ExpressionValue {
         guard let uri = request.inputs["subscribe"]?["uri"]?.string else {
             throw CallbackStepError("inputs.subscribe.uri is missing", retryable: false)
         }
@@ -29,7 +31,7 @@ struct TestWebhookStep: CallbackStep {
         return try await post(uri, body, request)
     }
 
-    func unsubscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) {
+    public func unsubscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) {
         guard let uri = request.inputs["unsubscribe"]?["uri"]?.string else { return }
         let body = request.inputs["unsubscribe"]?["body"] ?? request.subscription ?? .null
         _ = try await post(uri, body, request)
