@@ -45,6 +45,7 @@ extension WorkflowEngine {
         let runID = Self.newRunID()
         let waiter = waitsForResponse && graph.hasResponse ? responses.register(runID: runID) : nil
         let steps = callbackSteps
+        let sign = signer
         let outcome: (runID: String, duplicate: Bool, effects: [TransitionEffect])
         do {
             outcome = try await store.transition { transaction in
@@ -66,7 +67,7 @@ extension WorkflowEngine {
                     triggerOutputs: triggerOutputs, variables: [:], createdAt: transaction.now
                 )
                 try transaction.insert(run)
-                var mutation = try RunMutation(transaction: transaction, graph: graph, callbackSteps: steps, run: run)
+                var mutation = try RunMutation(transaction: transaction, graph: graph, callbackSteps: steps, callbackURL: sign, run: run)
                 try mutation.startRun()
                 return (runID, false, mutation.effects)
             }

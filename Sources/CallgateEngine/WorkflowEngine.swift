@@ -146,6 +146,13 @@ public final class WorkflowEngine: Service, Sendable {
 
     // MARK: Transitions
 
+    /// Signs waiting steps' callback URLs from their ids.
+    var signer: @Sendable (String) -> String? {
+        { [callbacks] id in
+            try? callbacks.signer.sign(id: id, scope: CallbackStepExecution.scope).url(publicBaseURL: callbacks.publicBaseURL)
+        }
+    }
+
     /// Commits a transition of one run and applies its effects after COMMIT. Returns nil when
     /// the run does not exist.
     @discardableResult
@@ -156,9 +163,10 @@ public final class WorkflowEngine: Service, Sendable {
         guard let workflow = try await store.read({ try $0.run(runID) }) else { return nil }
         let graph = try await definitions.graph(workflow: workflow.workflow, version: workflow.version)
         let steps = callbackSteps
+        let sign = signer
         let outcome = try await store.transition { transaction -> (T, [TransitionEffect])? in
             guard let run = try transaction.run(runID) else { return nil }
-            var mutation = try RunMutation(transaction: transaction, graph: graph, callbackSteps: steps, run: run)
+            var mutation = try RunMutation(transaction: transaction, graph: graph, callbackSteps: steps, callbackURL: sign, run: run)
             let result = try body(&mutation)
             return (result, mutation.effects)
         }
@@ -257,7 +265,8 @@ public final class WorkflowEngine: Service, Sendable {
     // MARK: Outbox
 
     private func deliver(_ entry: OutboxEntry) async {
-        let request = CallbackStepRequest(stored: entry.request)
+        var request = CallbackStepRequest(stored: entry.request)
+        request.callbackURL = signer(request.subscriptionID)
         var failure: CallbackStepError?
         if let step = callbackSteps.step(for: entry.stepType) {
             do {

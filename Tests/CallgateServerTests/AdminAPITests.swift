@@ -58,6 +58,8 @@ import Yams
             "GET /api/v1/plugins", "POST /api/v1/plugins", "GET /api/v1/plugins/{id}", "DELETE /api/v1/plugins/{id}",
             "GET /api/v1/workflows", "PUT /api/v1/workflows/{name}", "GET /api/v1/workflows/{name}", "DELETE /api/v1/workflows/{name}",
             "POST /api/v1/workflows/{name}:enable", "POST /api/v1/workflows/{name}:disable",
+            "POST /api/v1/workflows/{name}/triggers/{trigger}/callback-url",
+            "GET /api/v1/runs", "GET /api/v1/runs/{id}", "POST /api/v1/runs/{id}:cancel",
         ]
         #expect(described == routes)
         try await gateway.stopAndRemove()

@@ -62,13 +62,13 @@ public struct CallbackStepRequest: Sendable, Equatable {
         self.subscription = subscription
     }
 
-    /// The form kept in the outbox.
+    /// The form kept in the outbox: without the callback URL, which is signed again when the
+    /// call is made (signed URLs are never stored).
     var stored: ExpressionValue {
         var members: [String: ExpressionValue] = [
             "workflow": .string(workflow), "runId": .string(runID), "actionName": .string(actionName),
             "actionKey": .string(actionKey), "subscriptionId": .string(subscriptionID), "inputs": inputs,
         ]
-        if let callbackURL { members["callbackUrl"] = .string(callbackURL) }
         if let subscription { members["subscription"] = subscription }
         return .object(members)
     }
@@ -77,7 +77,7 @@ public struct CallbackStepRequest: Sendable, Equatable {
         self.init(
             workflow: value["workflow"]?.string ?? "", runID: value["runId"]?.string ?? "",
             actionName: value["actionName"]?.string ?? "", actionKey: value["actionKey"]?.string ?? "",
-            subscriptionID: value["subscriptionId"]?.string ?? "", callbackURL: value["callbackUrl"]?.string,
+            subscriptionID: value["subscriptionId"]?.string ?? "", callbackURL: nil,
             inputs: value["inputs"] ?? .null, subscription: value["subscription"]
         )
     }

@@ -22,8 +22,6 @@ struct CallbackStepExecution {
         var callbackID = snapshot.record.state["callbackId"]?.string
         if callbackID == nil {
             let id = CallbackSigner.newCallbackID()
-            let fields = try engine.callbacks.signer.sign(id: id, scope: Self.scope)
-            let url = fields.url(publicBaseURL: engine.callbacks.publicBaseURL)
             let timeout = snapshot.step.timeout.flatMap { ISODuration($0)?.seconds }
             let minted = try await engine.mutate(runID: runID) { mutation -> Bool in
                 guard var record = mutation.actions[key], record.status == .queued else { return false }
@@ -31,7 +29,6 @@ struct CallbackStepExecution {
                 record.status = .running
                 record.startedAt = mutation.now
                 record.state["callbackId"] = .string(id)
-                record.state["callbackUrl"] = .string(url)
                 if let timeout {
                     let deadline = mutation.now.addingTimeInterval(timeout)
                     record.state["deadline"] = .float(deadline.timeIntervalSince1970)
@@ -47,9 +44,8 @@ struct CallbackStepExecution {
             }
             callbackID = id
         }
-        guard let callbackID, let record = try await engine.store.read({ try $0.action(runID, key: key) }),
-              case .string(let url)? = record.state["callbackUrl"]
-        else { return }
+        guard let callbackID else { return }
+        guard let url = engine.signer(callbackID) else { throw EngineError.invalid("cannot sign the callback URL of '\(key)'") }
 
         var context = snapshot.context()
         context.callbackURL = url

@@ -22,14 +22,21 @@ struct RunMutation {
     let transaction: RunTransaction
     let graph: StepGraph
     let callbackSteps: CallbackStepRegistry
+    /// Signs a waiting step's callback URL from its id. URLs are signed when needed, never
+    /// stored: a copy of the database cannot call them.
+    let callbackURL: @Sendable (String) -> String?
     var run: RunRecord
     var actions: [String: ActionRecord]
     private(set) var effects: [TransitionEffect] = []
 
-    init(transaction: RunTransaction, graph: StepGraph, callbackSteps: CallbackStepRegistry, run: RunRecord) throws {
+    init(
+        transaction: RunTransaction, graph: StepGraph, callbackSteps: CallbackStepRegistry,
+        callbackURL: @escaping @Sendable (String) -> String?, run: RunRecord
+    ) throws {
         self.transaction = transaction
         self.graph = graph
         self.callbackSteps = callbackSteps
+        self.callbackURL = callbackURL
         self.run = run
         self.actions = try transaction.actions(of: run.id)
     }
@@ -256,7 +263,7 @@ struct RunMutation {
         guard let definition = graph.steps[record.name] else { return }
         var context = context(for: record.key)
         context.subscribeResponse = subscription
-        if case .string(let url)? = record.state["callbackUrl"] { context.callbackURL = url }
+        context.callbackURL = record.state["callbackId"]?.string.flatMap(callbackURL)
         let inputs: ExpressionValue
         do {
             inputs = try InputEvaluation.evaluate(definition.inputs, in: context)

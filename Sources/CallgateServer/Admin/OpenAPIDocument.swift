@@ -217,6 +217,88 @@ enum OpenAPIDocument {
                 '200': {$ref: '#/components/responses/WorkflowResult'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/Error'}
+          /api/v1/workflows/{name}/triggers/{trigger}/callback-url:
+            post:
+              operationId: listTriggerCallbackUrl
+              summary: >-
+                The signed URL of a Request trigger, as Logic Apps' listCallbackUrl answers it. The
+                URL stays the same across redeploys and restarts while the trigger keeps its name.
+              parameters:
+                - {name: name, in: path, required: true, schema: {type: string}}
+                - {name: trigger, in: path, required: true, schema: {type: string}}
+              responses:
+                '200':
+                  description: The URL.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [value, method, basePath, queries]
+                        properties:
+                          value: {type: string}
+                          method: {type: string}
+                          basePath: {type: string}
+                          queries: {type: object, additionalProperties: {type: string}}
+                '400': {$ref: '#/components/responses/Error'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+          /api/v1/runs:
+            get:
+              operationId: listRuns
+              summary: Runs, newest first, with filters and paging.
+              parameters:
+                - {name: workflow, in: query, schema: {type: string}}
+                - {name: status, in: query, schema: {type: string, enum: [Running, Waiting, Succeeded, Failed, Cancelled, TimedOut]}}
+                - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 50}}
+                - {name: after, in: query, description: the previous page's next cursor, schema: {type: string}}
+              responses:
+                '200':
+                  description: A page of runs.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          runs:
+                            type: array
+                            items: {$ref: '#/components/schemas/Run'}
+                          next: {type: [string, 'null']}
+                '400': {$ref: '#/components/responses/Error'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+          /api/v1/runs/{id}:
+            get:
+              operationId: getRun
+              summary: >-
+                A run with every action (status, start/end, attempts, inputs and outputs with secure
+                data redacted, what a waiting step waits for) and its outbox calls.
+              parameters:
+                - {name: id, in: path, required: true, schema: {type: string}}
+              responses:
+                '200':
+                  description: The run.
+                  content:
+                    application/json:
+                      schema: {$ref: '#/components/schemas/RunDetail'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+          /api/v1/runs/{id}:cancel:
+            post:
+              operationId: cancelRun
+              summary: Cancel a run; its waiting steps end Cancelled and are unsubscribed through the outbox.
+              parameters:
+                - {name: id, in: path, required: true, schema: {type: string}}
+              responses:
+                '200':
+                  description: The cancelled run.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          run: {$ref: '#/components/schemas/Run'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/Error'}
+                '409': {$ref: '#/components/responses/Error'}
         components:
           securitySchemes:
             bearer:
@@ -278,6 +360,59 @@ enum OpenAPIDocument {
                 actions: {type: integer, description: number of top-level actions}
                 createdAt: {type: string, format: date-time}
                 updatedAt: {type: string, format: date-time}
+            Run:
+              type: object
+              required: [id, workflow, version, status, trigger, startTime]
+              properties:
+                id: {type: string}
+                workflow: {type: string}
+                version: {type: integer}
+                status: {type: string, enum: [Running, Waiting, Succeeded, Failed, Cancelled, TimedOut]}
+                trigger: {type: string}
+                startTime: {type: string, format: date-time}
+                endTime: {type: string, format: date-time}
+                error: {type: object}
+            RunDetail:
+              type: object
+              properties:
+                run: {$ref: '#/components/schemas/Run'}
+                triggerOutputs: {}
+                variables: {type: object}
+                outputs: {}
+                actions:
+                  type: array
+                  items:
+                    type: object
+                    required: [key, name, type, status]
+                    properties:
+                      key: {type: string, description: 'the name, prefixed by Foreach iterations (Loop[2]/Send)'}
+                      name: {type: string}
+                      type: {type: string}
+                      status: {type: string, enum: [Queued, Running, Waiting, Succeeded, Failed, Skipped, TimedOut, Cancelled]}
+                      startTime: {type: string, format: date-time}
+                      endTime: {type: string, format: date-time}
+                      attempts: {type: integer}
+                      inputs: {}
+                      outputs: {}
+                      error: {}
+                      waiting:
+                        type: object
+                        properties:
+                          waitingFor: {type: string}
+                          since: {type: string, format: date-time}
+                          deadline: {type: string, format: date-time}
+                          callbackId: {type: string, description: the callback URL's id (never its signature)}
+                outbox:
+                  type: array
+                  items:
+                    type: object
+                    properties:
+                      action: {type: string}
+                      operation: {type: string}
+                      status: {type: string, enum: [pending, succeeded, failed]}
+                      attempts: {type: integer}
+                      lastError: {type: string}
+                      completedAt: {type: string, format: date-time}
             KeyResult:
               type: object
               properties:

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Workflow engine benchmark (issue 4):
+#   1. start RUNS runs that each wait for a callback (a TestWebhook step with a 1-day timeout,
+#      subscribing to a local service), then measure the gateway's resident memory;
+#   2. restart the gateway on that database and measure the time from start to ready, and the
+#      resident memory of the restarted, idle gateway;
+#   3. resume every run through its signed callback URL over HTTPS with keep-alive, CONNECTIONS
+#      concurrent connections (wrk), each resume committed before its 200; report resumes per
+#      second and p50/p99 latency.
+#   bench/engine.sh [RUNS] [CONNECTIONS]          (defaults 100000 and 32)
+# Needs wrk and python3 (apt-get install wrk python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-100000}
+CONNECTIONS=${2:-32}
+THREADS=2
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+
+swift build -c release --product callgate-test-gateway
+GATEWAY="$(swift build -c release --show-bin-path)/callgate-test-gateway"
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+SUBSCRIBER_PORT=$(free_port)
+BASE="https://127.0.0.1:$PORT"
+export CALLGATE_ADMIN_TOKEN=bench
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_gateway() {
+  local started=$(date +%s.%N)
+  (cd "$WORK" && exec "$GATEWAY" --listen "127.0.0.1:$PORT" --public-url "$BASE" --log-level error > "$WORK/gateway.log" 2>&1) &
+  GATEWAY_PID=$!
+  until curl -sfk "$BASE/readyz" >/dev/null 2>&1; do sleep 0.05; done
+  READY_SECONDS=$(echo "$(date +%s.%N) - $started" | bc)
+}
+
+python3 bench/engine/subscriber.py "$SUBSCRIBER_PORT" "$WORK/urls.txt" &
+start_gateway
+echo "gateway ready in ${READY_SECONDS}s (empty database)"
+
+cat > "$WORK/workflow.json" <<JSON
+{"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}},
+ "actions": {
+   "Approval": {"type": "TestWebhook", "inputs": {"subscribe": {"uri": "http://127.0.0.1:$SUBSCRIBER_PORT/subscribe"}},
+                "limit": {"timeout": "P1D"}},
+   "Done": {"type": "Compose", "inputs": "@body('Approval')", "runAfter": {"Approval": ["Succeeded"]}}
+ }}}
+JSON
+curl -sfk -X PUT -H "Authorization: Bearer bench" --data-binary @"$WORK/workflow.json" "$BASE/api/v1/workflows/bench" >/dev/null
+TRIGGER=$(curl -sfk -X POST -H "Authorization: Bearer bench" "$BASE/api/v1/workflows/bench/triggers/manual/callback-url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')
+
+echo "starting $RUNS runs..."
+seed_started=$(date +%s.%N)
+PER_THREAD=$(( RUNS / THREADS / 8 )) wrk -t"$THREADS" -c16 -d3600s -s bench/engine/trigger.lua "$TRIGGER" > "$WORK/trigger.txt"
+until [ "$(wc -l < "$WORK/urls.txt")" -ge "$RUNS" ]; do sleep 0.5; done
+seed_seconds=$(echo "$(date +%s.%N) - $seed_started" | bc)
+sleep 2
+echo "$RUNS runs waiting after ${seed_seconds}s ($(echo "$RUNS / $seed_seconds" | bc) runs/s started and subscribed)"
+echo "resident memory with $RUNS runs waiting: $(( $(rss_kib $GATEWAY_PID) / 1024 )) MiB"
+
+kill -TERM "$GATEWAY_PID"; wait "$GATEWAY_PID" || true
+start_gateway
+sleep 3
+echo "restart with $RUNS runs waiting: ready in ${READY_SECONDS}s, resident memory $(( $(rss_kib $GATEWAY_PID) / 1024 )) MiB"
+du -h "$WORK/data/callgate.sqlite" | awk '{print "database: " $1}'
+
+echo "resuming $RUNS runs over $CONNECTIONS keep-alive connections..."
+URL_FILE="$WORK/urls.txt" THREADS=$THREADS wrk -t"$THREADS" -c"$CONNECTIONS" -d3600s --latency -s bench/engine/resume.lua "$BASE" | tee "$WORK/resume.txt"
+until [ "$(curl -sfk -H "Authorization: Bearer bench" "$BASE/api/v1/runs?status=Waiting&limit=1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')" = 0 ]; do sleep 0.5; done
+echo "every run resumed; resident memory now $(( $(rss_kib $GATEWAY_PID) / 1024 )) MiB"
