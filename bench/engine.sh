@@ -52,7 +52,7 @@ TRIGGER=$(curl -sfk -X POST -H "Authorization: Bearer bench" "$BASE/api/v1/workf
 
 echo "starting $RUNS runs..."
 seed_started=$(date +%s.%N)
-PER_THREAD=$(( RUNS / THREADS / 8 )) wrk -t"$THREADS" -c16 -d3600s -s bench/engine/trigger.lua "$TRIGGER" > "$WORK/trigger.txt"
+PER_THREAD=$(( RUNS / THREADS )) wrk -t"$THREADS" -c16 -d3600s -s bench/engine/trigger.lua "$TRIGGER" > "$WORK/trigger.txt"
 until [ "$(wc -l < "$WORK/urls.txt")" -ge "$RUNS" ]; do sleep 0.5; done
 seed_seconds=$(echo "$(date +%s.%N) - $seed_started" | bc)
 sleep 2

@@ -89,13 +89,12 @@ public struct CallbackRegistry: Sendable {
     /// Inserts a registration inside a caller's transaction (for engines that mint and change run
     /// state atomically).
     public static func insert(id: String, owner: CallbackOwner, scope: String, in db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO callback_registration (id, owner_kind, workflow, run_id, step, scope, state, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, 'active', ?)
                 """,
-            arguments: [id, owner.kind, owner.workflow, owner.runID, owner.step, scope, Date().timeIntervalSince1970]
-        )
+        ).execute(arguments: [id, owner.kind, owner.workflow, owner.runID, owner.step, scope, Date().timeIntervalSince1970])
     }
 
     /// The registration of `id`, or nil when no such id was ever minted.
@@ -105,7 +104,7 @@ public struct CallbackRegistry: Sendable {
 
     /// Reads a registration inside a caller's transaction.
     public static func registration(id: String, in db: Database) throws -> CallbackRegistration? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM callback_registration WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM callback_registration WHERE id = ?"), arguments: [id]) else {
             return nil
         }
         let closed: Double? = row["closed_at"]
@@ -126,9 +125,7 @@ public struct CallbackRegistry: Sendable {
 
     /// Closes a registration inside a caller's transaction.
     public static func close(id: String, in db: Database) throws {
-        try db.execute(
-            sql: "UPDATE callback_registration SET state = 'closed', closed_at = ? WHERE id = ? AND state = 'active'",
-            arguments: [Date().timeIntervalSince1970, id]
-        )
+        try db.cachedStatement(sql: "UPDATE callback_registration SET state = 'closed', closed_at = ? WHERE id = ? AND state = 'active'")
+            .execute(arguments: [Date().timeIntervalSince1970, id])
     }
 }

@@ -89,57 +89,57 @@ public final class WorkflowEngine: Service, Sendable {
     private var shuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
 
     private func workLoop() async {
+        await claimLoop(
+            concurrency: configuration.workers, signal: workSignal, what: "work",
+            claim: { try await self.store.claimWork(limit: $0) },
+            nextDue: { try await self.store.nextDueDate() },
+            process: { await self.process($0) }
+        )
+    }
+
+    private func outboxLoop() async {
+        await claimLoop(
+            concurrency: configuration.outboxWorkers, signal: outboxSignal, what: "outbox calls",
+            claim: { try await self.store.claimOutbox(limit: $0) },
+            nextDue: { try await self.store.nextOutboxDate() },
+            process: { await self.deliver($0) }
+        )
+    }
+
+    /// Claims what is due, up to `concurrency` at once, processes each in a child task, and sleeps
+    /// until the next due instant or a wake-up (new work committed here, a task finished).
+    private func claimLoop<Item: Sendable>(
+        concurrency: Int,
+        signal: WakeSignal,
+        what: String,
+        claim: @escaping @Sendable (Int) async throws -> [Item],
+        nextDue: @escaping @Sendable () async throws -> Date?,
+        process: @escaping @Sendable (Item) async -> Void
+    ) async {
         let inFlight = InFlightCount()
         await withDiscardingTaskGroup { group in
             while !shuttingDown {
-                let free = configuration.workers - inFlight.value
-                var claimed: [WorkItem] = []
-                if free > 0 {
+                let free = concurrency - inFlight.value
+                var claimed: [Item] = []
+                // A read first: claiming is a write, and most wake-ups find nothing due.
+                if free > 0, let due = try? await nextDue(), due.timeIntervalSinceNow <= 0 {
                     do {
-                        claimed = try await store.claimWork(limit: free)
+                        claimed = try await claim(free)
                     } catch {
-                        logger.error("claiming work failed: \(error)")
+                        logger.error("claiming \(what) failed: \(error)")
                     }
                 }
                 for item in claimed {
                     inFlight.add(1)
                     group.addTask {
-                        await self.process(item)
+                        await process(item)
                         inFlight.add(-1)
-                        self.workSignal.signal()
+                        signal.signal()
                     }
                 }
                 if claimed.count == free && free > 0 { continue }
-                let nextDue = (try? await store.nextDueDate())?.timeIntervalSinceNow ?? configuration.idlePollSeconds
-                await workSignal.wait(upTo: min(max(nextDue, 0.001), configuration.idlePollSeconds))
-            }
-        }
-    }
-
-    private func outboxLoop() async {
-        let inFlight = InFlightCount()
-        await withDiscardingTaskGroup { group in
-            while !shuttingDown {
-                let free = configuration.outboxWorkers - inFlight.value
-                var claimed: [OutboxEntry] = []
-                if free > 0 {
-                    do {
-                        claimed = try await store.claimOutbox(limit: free)
-                    } catch {
-                        logger.error("claiming outbox calls failed: \(error)")
-                    }
-                }
-                for entry in claimed {
-                    inFlight.add(1)
-                    group.addTask {
-                        await self.deliver(entry)
-                        inFlight.add(-1)
-                        self.outboxSignal.signal()
-                    }
-                }
-                if claimed.count == free && free > 0 { continue }
-                let nextDue = (try? await store.nextOutboxDate())?.timeIntervalSinceNow ?? configuration.idlePollSeconds
-                await outboxSignal.wait(upTo: min(max(nextDue, 0.001), configuration.idlePollSeconds))
+                let untilDue = (try? await nextDue())?.timeIntervalSinceNow ?? configuration.idlePollSeconds
+                await signal.wait(upTo: min(max(untilDue, 0.001), configuration.idlePollSeconds))
             }
         }
     }

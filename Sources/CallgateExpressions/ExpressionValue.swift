@@ -24,16 +24,14 @@ public enum ExpressionValue: Sendable, Equatable {
         }
     }
 
-    /// Parses JSON text.
+    /// Parses JSON text (numbers without fraction or exponent are integers).
     public init(json data: Data) throws {
-        self = try JSONDecoder().decode(ExpressionValue.self, from: data)
+        self = try JSONText.parse(data)
     }
 
-    /// Compact JSON text with sorted keys.
+    /// Compact JSON text with sorted keys; floats keep a fraction (`3.0`).
     public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        JSONText.serialize(self)
     }
 
     /// How `string()` and interpolation render a value: strings as they are, the rest as JSON.
@@ -142,4 +140,8 @@ extension ExpressionValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiter
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
     public init(nilLiteral: ()) { self = .null }
+}
+
+extension ExpressionValue: ExpressibleByFloatLiteral {
+    public init(floatLiteral value: Double) { self = .float(value) }
 }

@@ -45,12 +45,11 @@ public struct RunStore: Sendable {
         return try await database.write { db in
             let now = Date().timeIntervalSince1970
             let rows = try Row.fetchAll(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     UPDATE run_work SET lease_until = ?
                     WHERE id IN (SELECT id FROM run_work WHERE due_at <= ? AND lease_until <= ? ORDER BY due_at LIMIT ?)
                     RETURNING id, run_id, kind, action_key
-                    """,
+                    """),
                 arguments: [now + Self.leaseSeconds, now, now, limit]
             )
             return rows.compactMap { row in
@@ -69,7 +68,9 @@ public struct RunStore: Sendable {
     /// The earliest instant an unclaimed item falls due, or nil when there is none.
     public func nextDueDate() async throws -> Date? {
         try await database.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM run_work WHERE lease_until = 0").map { Date(timeIntervalSince1970: $0) }
+            // ORDER BY … LIMIT 1 walks the due_at index; MIN() with a WHERE would scan every timer.
+            try Double.fetchOne(db.cachedStatement(sql: "SELECT due_at FROM run_work WHERE lease_until = 0 ORDER BY due_at LIMIT 1"))
+                .map { Date(timeIntervalSince1970: $0) }
         }
     }
 
@@ -79,13 +80,12 @@ public struct RunStore: Sendable {
         return try await database.write { db in
             let now = Date().timeIntervalSince1970
             let rows = try Row.fetchAll(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     UPDATE run_outbox SET lease_until = ?
                     WHERE id IN (SELECT id FROM run_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
                                  ORDER BY next_attempt_at LIMIT ?)
                     RETURNING id, run_id, action_key, workflow, step_type, operation, request, attempts, max_attempts
-                    """,
+                    """),
                 arguments: [now + Self.leaseSeconds, now, now, limit]
             )
             return rows.map { row in
@@ -118,7 +118,9 @@ public struct RunStore: Sendable {
     /// The earliest instant a pending outbox call falls due, or nil.
     public func nextOutboxDate() async throws -> Date? {
         try await database.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM run_outbox WHERE status = 'pending' AND lease_until = 0")
+            try Double.fetchOne(
+                db.cachedStatement(sql: "SELECT next_attempt_at FROM run_outbox WHERE status = 'pending' AND lease_until = 0 ORDER BY next_attempt_at LIMIT 1")
+            )
                 .map { Date(timeIntervalSince1970: $0) }
         }
     }

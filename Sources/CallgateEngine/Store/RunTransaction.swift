@@ -18,10 +18,24 @@ public struct RunTransaction {
 
     private var nowSeconds: Double { now.timeIntervalSince1970 }
 
+    // The engine runs the same few statements all the time: compile each once per connection.
+
+    func execute(sql: String, arguments: StatementArguments = []) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    func fetchRow(sql: String, arguments: StatementArguments = []) throws -> Row? {
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func fetchRows(sql: String, arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
     // MARK: Runs
 
     public func run(_ id: String) throws -> RunRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(Self.runRecord)
+        try fetchRow(sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(Self.runRecord)
     }
 
     static func runRecord(_ row: Row) -> RunRecord {
@@ -49,7 +63,7 @@ public struct RunTransaction {
     }
 
     public func insert(_ run: RunRecord) throws {
-        try db.execute(
+        try execute(
             sql: """
                 INSERT INTO run (id, workflow, version, status, trigger_name, trigger_outputs, variables, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -63,7 +77,7 @@ public struct RunTransaction {
 
     /// Saves the run's mutable fields (status, variables, outputs, error, response, end).
     public func update(_ run: RunRecord) throws {
-        try db.execute(
+        try execute(
             sql: "UPDATE run SET status = ?, variables = ?, outputs = ?, error = ?, response = ?, ended_at = ? WHERE id = ?",
             arguments: [
                 run.status.rawValue, Self.storedVariables(run), run.outputs?.jsonText, run.error?.jsonText,
@@ -75,7 +89,7 @@ public struct RunTransaction {
     // MARK: Actions
 
     public func actions(of runID: String) throws -> [String: ActionRecord] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM run_action WHERE run_id = ?", arguments: [runID])
+        let rows = try fetchRows(sql: "SELECT * FROM run_action WHERE run_id = ?", arguments: [runID])
         var records: [String: ActionRecord] = [:]
         for row in rows {
             let record = Self.actionRecord(row)
@@ -85,7 +99,7 @@ public struct RunTransaction {
     }
 
     public func action(_ runID: String, key: String) throws -> ActionRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM run_action WHERE run_id = ? AND key = ?", arguments: [runID, key]).map(Self.actionRecord)
+        try fetchRow(sql: "SELECT * FROM run_action WHERE run_id = ? AND key = ?", arguments: [runID, key]).map(Self.actionRecord)
     }
 
     static func actionRecord(_ row: Row) -> ActionRecord {
@@ -106,7 +120,7 @@ public struct RunTransaction {
 
     /// Inserts or replaces an action's row.
     public func save(_ action: ActionRecord) throws {
-        try db.execute(
+        try execute(
             sql: """
                 INSERT OR REPLACE INTO run_action (run_id, key, name, type, status, started_at, ended_at, inputs, outputs, error, state)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -123,7 +137,7 @@ public struct RunTransaction {
 
     /// Queues work for the worker pool, due now or at `dueAt` (a timer).
     public func schedule(_ kind: WorkItem.Kind, runID: String, actionKey: String, at dueAt: Date? = nil) throws {
-        try db.execute(
+        try execute(
             sql: "INSERT INTO run_work (run_id, kind, action_key, due_at) VALUES (?, ?, ?, ?)",
             arguments: [runID, kind.rawValue, actionKey, (dueAt ?? now).timeIntervalSince1970]
         )
@@ -131,17 +145,17 @@ public struct RunTransaction {
 
     /// Removes one work item (the one being completed).
     public func removeWork(_ id: Int64) throws {
-        try db.execute(sql: "DELETE FROM run_work WHERE id = ?", arguments: [id])
+        try execute(sql: "DELETE FROM run_work WHERE id = ?", arguments: [id])
     }
 
     /// Removes an action's timers (a heartbeat moves the deadline; a resume ends it).
     public func removeTimers(runID: String, actionKey: String) throws {
-        try db.execute(sql: "DELETE FROM run_work WHERE run_id = ? AND action_key = ? AND kind = 'timer'", arguments: [runID, actionKey])
+        try execute(sql: "DELETE FROM run_work WHERE run_id = ? AND action_key = ? AND kind = 'timer'", arguments: [runID, actionKey])
     }
 
     /// Removes every pending work item and timer of a run (it ended).
     public func removeWork(ofRun runID: String) throws {
-        try db.execute(sql: "DELETE FROM run_work WHERE run_id = ?", arguments: [runID])
+        try execute(sql: "DELETE FROM run_work WHERE run_id = ?", arguments: [runID])
     }
 
     // MARK: Outbox
@@ -151,7 +165,7 @@ public struct RunTransaction {
         runID: String?, actionKey: String?, workflow: String, stepType: String, operation: String,
         request: ExpressionValue, maxAttempts: Int
     ) throws {
-        try db.execute(
+        try execute(
             sql: """
                 INSERT INTO run_outbox (run_id, action_key, workflow, step_type, operation, request, status, max_attempts, next_attempt_at, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
