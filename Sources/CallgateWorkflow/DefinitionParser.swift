@@ -176,6 +176,12 @@ private struct Reader {
         for required in stepType.requiredInputs where Self.lookup(inputs, required) == nil {
             problem(path + ".inputs." + required, "missing: \(type) needs inputs.\(required)")
         }
+        if type == "Wait", !isTrigger {
+            let required = Self.lookup(inputs, "until") != nil ? ["until.timestamp"] : ["interval", "interval.count", "interval.unit"]
+            for input in required where Self.lookup(inputs, input) == nil {
+                problem(path + ".inputs." + input, "missing: Wait needs inputs.\(input)")
+            }
+        }
         checkTemplates(inputs, path: path + ".inputs", relative: "", stepType: stepType)
 
         var runAfter: [String: [WorkflowDefinition.RunAfterStatus]] = [:]

@@ -52,7 +52,8 @@ public struct StepTypeCatalog: Sendable {
             "Foreach": StepType(isContainer: true),
             "Scope": StepType(isContainer: true),
             "Terminate": StepType(requiredInputs: ["runStatus"]),
-            "Wait": StepType(requiredInputs: ["interval", "interval.count", "interval.unit"]),
+            // Wait takes interval {count, unit} or until {timestamp}: the parser checks which.
+            "Wait": StepType(),
             "InitializeVariable": StepType(requiredInputs: ["variables"]),
             "SetVariable": StepType(requiredInputs: ["name", "value"]),
         ]

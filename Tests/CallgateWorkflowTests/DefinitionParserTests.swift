@@ -109,6 +109,12 @@ import Testing
         (#"{"triggers": {"t": {"type": "Request"}}, "actions": {"Send mail": {"type": "Compose", "inputs": "@bad("}}}"#,
          "$.actions['Send mail'].inputs", "expression does not parse: expected a value or a function call, found the end (at character 6)"),
         ("[1, 2]", "$", "the workflow must be a JSON object"),
+        (#"{"triggers": {"t": {"type": "Request"}}, "actions": {"s": {"type": "Scope", "actions": {"a": {"type": "Compose", "inputs": 1}}}, "a": {"type": "Compose", "inputs": 2}}}"#,
+         "$.actions.s.actions.a", "the action name 'a' is already used at $.actions.a; names must be unique in a workflow"),
+        (#"{"triggers": {"t": {"type": "Request"}}, "actions": {"w": {"type": "Wait", "inputs": {"until": {}}}}}"#,
+         "$.actions.w.inputs.until.timestamp", "missing: Wait needs inputs.until.timestamp"),
+        (#"{"triggers": {"t": {"type": "Request"}}, "actions": {"h": {"type": "HttpWebhook", "inputs": {"subscribe": {"method": "POST", "uri": "http://x"}}, "limit": {"heartbeat": 5}}}}"#,
+         "$.actions.h.limit.heartbeat", "must be an ISO 8601 duration such as PT1H or P1DT12H"),
     ])
     func badDefinitionsAreRefusedWithTheJSONPath(json: String, path: String, message: String) {
         do {
@@ -117,6 +123,11 @@ import Testing
         } catch {
             #expect(error.problems.contains(DefinitionProblem(path: path, message: message)), "\(error.problems)")
         }
+    }
+
+    @Test func waitTakesAnIntervalOrAnInstant() throws {
+        let until = #"{"triggers": {"t": {"type": "Request"}}, "actions": {"w": {"type": "Wait", "inputs": {"until": {"timestamp": "2030-01-01T00:00:00Z"}}}}}"#
+        #expect(try parser.parse(Data(until.utf8)).actions.first?.type == "Wait")
     }
 
     @Test func everyProblemIsReportedNotJustTheFirst() {

@@ -107,6 +107,6 @@ public struct ActionCallbackHandler: CallbackHandler {
     static func fingerprint(_ callback: InboundCallback) -> String {
         if let key = callback.header("Idempotency-Key") ?? callback.header("webhook-id") { return "key:" + key }
         let outcome = callback.header("Callgate-Outcome")?.lowercased() ?? ""
-        return "body:" + outcome + ":" + SHA256.hash(data: callback.body).map { String(format: "%02x", $0) }.joined()
+        return "body:" + outcome + ":" + Data(SHA256.hash(data: callback.body)).base64EncodedString()
     }
 }

@@ -11,6 +11,9 @@ struct RunExpressionContext: ExpressionContext {
     /// The key of the action whose expressions are evaluated.
     let actionKey: String
     var callbackURL: String?
+    /// Signs the callback URL when `listCallbackUrl()` is actually called (unsubscribe requests
+    /// rarely use it, and signing costs an HMAC).
+    var signCallbackURL: (@Sendable () -> String?)?
     var subscribeResponse: ExpressionValue?
     let now: Date
 
@@ -60,7 +63,9 @@ struct RunExpressionContext: ExpressionContext {
             }
             return item(of: match.key, iteration: match.iteration)
         case "listCallbackUrl":
-            guard let callbackURL else { throw ExpressionError("listCallbackUrl() is not available in this action") }
+            guard let callbackURL = callbackURL ?? signCallbackURL?() else {
+                throw ExpressionError("listCallbackUrl() is not available in this action")
+            }
             return .string(callbackURL)
         case "subscribeResponse":
             guard let subscribeResponse else { throw ExpressionError("subscribeResponse() is only available in an unsubscribe request") }

@@ -263,7 +263,8 @@ struct RunMutation {
         guard let definition = graph.steps[record.name] else { return }
         var context = context(for: record.key)
         context.subscribeResponse = subscription
-        context.callbackURL = record.state["callbackId"]?.string.flatMap(callbackURL)
+        let callbackID = record.state["callbackId"]?.string
+        context.signCallbackURL = { [callbackURL] in callbackID.flatMap(callbackURL) }
         let inputs: ExpressionValue
         do {
             inputs = try InputEvaluation.evaluate(definition.inputs, in: context)
@@ -272,7 +273,7 @@ struct RunMutation {
         }
         let request = CallbackStepRequest(
             workflow: run.workflow, runID: run.id, actionName: record.name, actionKey: record.key,
-            subscriptionID: record.state["callbackId"]?.string ?? "", callbackURL: context.callbackURL,
+            subscriptionID: callbackID ?? "", callbackURL: nil,
             inputs: inputs, subscription: subscription
         )
         try transaction.enqueueOutbox(
