@@ -71,8 +71,9 @@ sleep 3
 echo "restart with $RUNS runs waiting: ready in ${READY_SECONDS}s, resident memory $(( $(rss_kib $GATEWAY_PID) / 1024 )) MiB"
 du -h "$WORK/data/callgate.sqlite" | awk '{print "database: " $1}'
 
+# Counted in the database itself (read-only, beside the gateway: WAL readers do not block it).
 waiting_runs() {
-  curl -sfk -H "Authorization: Bearer bench" "$BASE/api/v1/runs?status=Waiting&limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))'
+  python3 -c 'import sqlite3, sys; db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True); print(db.execute("SELECT COUNT(*) FROM run WHERE status = '"'"'Waiting'"'"'").fetchone()[0])' "$WORK/data/callgate.sqlite"
 }
 echo "resuming $RUNS runs over $CONNECTIONS keep-alive connections..."
 resume_started=$(date +%s.%N)
