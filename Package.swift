@@ -18,6 +18,8 @@ let package = Package(
         .executable(name: "callgate-test-gateway", targets: ["CallgateTestGateway"]),
         // The Swift example plugin, as a shared library a gateway loads.
         .library(name: "CallgateExampleSwift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
+        // The HTTP-Webhook connector, as a shared library a gateway loads (it is also bundled).
+        .library(name: "CallgateHTTPWebhook", type: .dynamic, targets: ["HTTPWebhookPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -113,12 +115,26 @@ let package = Package(
             path: "Plugins/ExampleSwift/Export",
             swiftSettings: strictSettings
         ),
+        // The HTTP-Webhook connector (HttpWebhook action): its connector, bundled into the gateway,
+        // and the export that makes it a shared library of its own.
+        .target(
+            name: "HTTPWebhookConnector",
+            dependencies: ["ConnectorKit"],
+            path: "Plugins/HTTPWebhook/Connector",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "HTTPWebhookPlugin",
+            dependencies: ["HTTPWebhookConnector"],
+            path: "Plugins/HTTPWebhook/Export",
+            swiftSettings: strictSettings
+        ),
         // Expressions: the workflow expression language (parser, templates, evaluator, functions).
         .target(
             name: "CallgateExpressions",
             swiftSettings: strictSettings
         ),
-        // Workflow: Logic Apps definitions, deploy-time validation (the engine grows here).
+        // Workflow: Logic Apps definitions, deploy-time validation, deployed versions.
         .target(
             name: "CallgateWorkflow",
             dependencies: ["CallgateExpressions", "CallgateStore", .product(name: "GRDB", package: "GRDB.swift")],
@@ -184,6 +200,7 @@ let package = Package(
                 "CallgateExpressions",
                 "CallgatePluginHost",
                 "ExampleSwiftConnector",
+                "HTTPWebhookConnector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -287,6 +304,7 @@ let package = Package(
             name: "CallgateServerTests",
             dependencies: [
                 "CallgateServer",
+                "CallgatePluginHost",
                 "CallgateTestSteps",
                 "CallgateEngine",
                 "CallgateExpressions",
@@ -303,6 +321,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,11 +1,15 @@
 import CallgatePluginHost
 import ExampleSwiftConnector
+import HTTPWebhookConnector
 
 /// The plugins linked into the `callgate` binary and started by `serve` at every start-up.
-enum BundledPlugins {
-    static let all: [BundledPlugin] = [
+public enum BundledPlugins {
+    public static let all: [BundledPlugin] = [
         BundledPlugin(id: "example-swift", version: "1.0.0", operations: ["ExampleTrigger", "ExampleAction"]) { offer, answer in
             exampleSwiftNegotiate(OpaquePointer(offer), OpaquePointer(answer))
+        },
+        BundledPlugin(id: "http-webhook", version: "1.0.0", operations: ["HttpWebhook"]) { offer, answer in
+            httpWebhookNegotiate(OpaquePointer(offer), OpaquePointer(answer))
         },
     ]
 }

@@ -148,6 +148,7 @@ public final class Gateway: Sendable {
             parser: { [plugins] in try await definitionParser(plugins: plugins, callbackSteps: steps) },
             logger: logger
         )
+        await registerPluginSteps(plugins: plugins, into: steps, database: database, logger: logger)
         var handlers = callbackHandlers
         handlers[TriggerCallbackHandler.ownerKind] = TriggerCallbackHandler(engine: engine)
         handlers[ActionCallbackHandler.ownerKind] = ActionCallbackHandler(engine: engine)
@@ -164,6 +165,24 @@ public final class Gateway: Sendable {
             callbackHandlers: handlers,
             logger: logger
         )
+    }
+
+    /// Makes the action types of loaded plugins runnable as waiting steps (a type already served
+    /// by a step given to the gateway keeps that one). `only` limits it to one plugin.
+    static func registerPluginSteps(
+        plugins: PluginManager, into registry: CallbackStepRegistry, database: GatewayDatabase, logger: Logger, only: String? = nil
+    ) async {
+        let records = (try? await plugins.list()) ?? []
+        for record in records where record.state == "loaded" && (only == nil || record.id == only) {
+            guard let plugin = plugins.plugin(id: record.id) else { continue }
+            do {
+                for (type, step) in try await PluginCallbackStep.steps(of: plugin, database: database).sorted(by: { $0.key < $1.key }) {
+                    if registry.step(for: type) == nil || only != nil { registry.register(step, for: type) }
+                }
+            } catch {
+                logger.warning("plugin \(record.id): its actions cannot run: \(error)")
+            }
+        }
     }
 
     /// The parser for the step types available now: built-in ones, the callback steps given to
@@ -288,7 +307,9 @@ public final class Gateway: Sendable {
                 Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
             }
             KeysAPI(keyRing: keyRing).register(on: api)
-            PluginsAPI(plugins: plugins).register(on: api)
+            PluginsAPI(plugins: plugins, installed: { [plugins, engine, database, logger] id in
+                await Self.registerPluginSteps(plugins: plugins, into: engine.callbackSteps, database: database, logger: logger, only: id)
+            }).register(on: api)
             let parser: @Sendable () async throws -> DefinitionParser = { [plugins, engine] in
                 try await Self.definitionParser(plugins: plugins, callbackSteps: engine.callbackSteps)
             }

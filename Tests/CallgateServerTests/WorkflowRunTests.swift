@@ -2,6 +2,7 @@ import CallgateEngine
 import CallgateTestSteps
 import CallgateTesting
 import Foundation
+import GRDB
 import Testing
 
 /// End-to-end runs over the real HTTPS listener, against a real local HTTP service.
@@ -240,6 +241,58 @@ import Testing
         #expect(bad.status == 400)
         #expect(try bad.errorCode() == "bad_request")
         #expect(try await gateway.admin(.GET, "/api/v1/runs/nope").status == 404)
+        try await gateway.stopAndRemove()
+    }
+
+    @Test func secretsAndSecureDataStayOutOfRunHistory() async throws {
+        let service = try await OutsideService.start()
+        let gateway = try await TestGateway.start()
+        let definition = """
+        {"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}},
+         "actions": {
+           "Call": {"type": "Http", "inputs": {"method": "GET", "uri": "\(service.baseURL)/status/200",
+                    "authentication": {"type": "Basic", "username": "ops", "password": "s3cret-pass"}}},
+           "Hidden": {"type": "Compose", "inputs": {"token": "@triggerBody()?['token']"}, "runAfter": {"Call": ["Succeeded"]},
+                      "runtimeConfiguration": {"secureData": {"properties": ["inputs", "outputs"]}}},
+           "Uses": {"type": "Compose", "inputs": "@length(outputs('Hidden')?['token'])", "runAfter": {"Hidden": ["Succeeded"]}}
+         }}}
+        """
+        try await gateway.deploy("secure", definition)
+        let (runID, _) = try await gateway.trigger("secure", json: #"{"token": "tok-123456"}"#)
+        let run = try await gateway.waitForRun(runID)
+        #expect(run.status == "Succeeded")
+        // The subscriber saw the real credentials; history shows none of them.
+        #expect(service.requests("/status/200").first?.headers["authorization"] == "Basic " + Data("ops:s3cret-pass".utf8).base64EncodedString())
+        let authentication = (run.action("Call")?["inputs"] as? [String: Any])?["authentication"] as? [String: Any]
+        #expect(authentication?["username"] as? String == "ops")
+        #expect(authentication?["password"] as? String == "<redacted>")
+        #expect(run.action("Hidden")?["inputs"] as? String == "<redacted>")
+        #expect(run.action("Hidden")?["outputs"] as? String == "<redacted>")
+        #expect(run.outputs(of: "Uses") as? Int == 10, "later steps still see secure outputs")
+        let history = String(decoding: try JSONSerialization.data(withJSONObject: run.json), as: UTF8.self)
+        #expect(!history.contains("s3cret-pass"))
+        // Nor do the stored action rows (the definition itself holds the password, as in Logic Apps).
+        let stored = try await gateway.gateway.database.read { db in
+            try String.fetchAll(db, sql: "SELECT COALESCE(inputs, '') || COALESCE(outputs, '') || state FROM run_action")
+        }
+        #expect(!stored.joined().contains("s3cret-pass"))
+        await service.stop()
+        try await gateway.stopAndRemove()
+    }
+
+    @Test func aResponseThatComesTooLateLeavesTheCallerWith202() async throws {
+        let gateway = try await TestGateway.start { $0.engine.responseWaitSeconds = 0.5 }
+        let definition = #"""
+        {"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}},
+         "actions": {"Slow": {"type": "Wait", "inputs": {"interval": {"count": 2, "unit": "Second"}}},
+                     "Reply": {"type": "Response", "inputs": {"statusCode": 200, "body": "late"}, "runAfter": {"Slow": ["Succeeded"]}}}}}
+        """#
+        try await gateway.deploy("slow", definition)
+        let (runID, answer) = try await gateway.trigger("slow")
+        #expect(answer.status == 202)
+        let run = try await gateway.waitForRun(runID)
+        #expect(run.status == "Succeeded")
+        #expect((run.outputs(of: "Reply") as? [String: Any])?["body"] as? String == "late")
         try await gateway.stopAndRemove()
     }
 }

@@ -1,6 +1,7 @@
 import CallgateExpressions
 import CallgateWorkflow
 import Foundation
+import Synchronization
 
 /// A step type that waits for a callback (the HttpWebhook action, approval mails, plugin actions).
 ///
@@ -101,20 +102,25 @@ public struct CallbackStepError: Error, Sendable, Equatable, CustomStringConvert
     public var description: String { message }
 }
 
-/// The callback step types a gateway runs, by type name.
-public struct CallbackStepRegistry: Sendable {
-    private let steps: [String: any CallbackStep]
+/// The callback step types a gateway runs, by type name. Plugins add theirs when they load.
+public final class CallbackStepRegistry: Sendable {
+    private let steps: Mutex<[String: any CallbackStep]>
 
     public init(_ steps: [String: any CallbackStep] = [:]) {
-        self.steps = steps
+        self.steps = Mutex(steps)
     }
 
     public func step(for type: String) -> (any CallbackStep)? {
-        steps[type]
+        steps.withLock { $0[type] }
+    }
+
+    /// Adds (or replaces) the step type `type`.
+    public func register(_ step: any CallbackStep, for type: String) {
+        steps.withLock { $0[type] = step }
     }
 
     /// The types for deploy-time validation.
     public var stepTypes: [String: StepType] {
-        steps.mapValues(\.stepType)
+        steps.withLock { $0.mapValues(\.stepType) }
     }
 }

@@ -6,6 +6,8 @@ import Hummingbird
 /// remove.
 struct PluginsAPI: Sendable {
     let plugins: PluginManager
+    /// Called after an install, so the plugin's action types become runnable at once.
+    let installed: @Sendable (String) async -> Void
 
     struct PluginList: Encodable { let plugins: [PluginManager.Record] }
     struct PluginResult: Encodable { let plugin: PluginManager.Record }
@@ -26,7 +28,9 @@ struct PluginsAPI: Sendable {
                 throw APIError.badRequest("path must be absolute on the gateway's machine", path: "$.path")
             }
             return try await mapErrors {
-                try jsonResponse(PluginResult(plugin: try await plugins.install(packageDirectory: install.path)), status: .created)
+                let record = try await plugins.install(packageDirectory: install.path)
+                await installed(record.id)
+                return try jsonResponse(PluginResult(plugin: record), status: .created)
             }
         }
         group.delete("plugins/{id}") { _, context in

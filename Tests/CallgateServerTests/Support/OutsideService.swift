@@ -13,7 +13,8 @@ import Synchronization
 ///   times for `key`, then 200 with `{"attempt": n}`;
 /// * `/async/{key}?polls=N`: 202 + `Location: /async/{key}/status` + `Retry-After: 1`; the status
 ///   answers 202 N times, then 200 `{"done": true}`;
-/// * `/subscribe`: 201 with `{"subscription": n}` and `Location: /subscriptions/{n}`;
+/// * `/subscribe`: 201 with `{"subscription": n}` and `Location: http://{host}/subscriptions/{n}`
+///   (which answers DELETE with 200);
 /// * `/unsubscribe?fail=N`: 503 the first N times, then 200.
 final class OutsideService: Sendable {
     struct Recorded: Sendable {
@@ -83,10 +84,12 @@ final class OutsideService: Sendable {
             if poll <= polls { return try reply(202, ["polls": .init(poll)], headers: [.location: "/async/\(key)/status?polls=\(polls)", .retryAfter: "1"]) }
             return try reply(200, ["done": true, "polls": .init(poll - 1)])
         }
-        router.post("subscribe") { _, _ in
+        router.post("subscribe") { request, _ in
             let number = count("subscribe")
-            return try reply(201, ["subscription": .init(number)], headers: [.location: "/subscriptions/\(number)"])
+            let host = request.head.authority ?? "127.0.0.1"
+            return try reply(201, ["subscription": .init(number)], headers: [.location: "http://\(host)/subscriptions/\(number)"])
         }
+        router.delete("subscriptions/{number}") { _, _ in try reply(200, ["deleted": true]) }
         for method in [HTTPRequest.Method.post, .delete] {
             router.on("unsubscribe", method: method) { request, _ in
                 let attempt = count("unsubscribe")

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CallgateCallbacks
 import CallgateEngine
+import CallgatePluginHost
 import CallgateServer
 import Foundation
 import Logging
@@ -31,6 +32,7 @@ final class TestGateway: Sendable {
         directory: TemporaryDirectory? = nil,
         handlers: [String: any CallbackHandler] = [:],
         callbackSteps: [String: any CallbackStep] = [:],
+        bundledPlugins: [BundledPlugin] = [],
         configure: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws -> TestGateway {
         let directory = try directory ?? TemporaryDirectory()
@@ -45,6 +47,7 @@ final class TestGateway: Sendable {
         let gateway = try await Gateway.open(
             configuration: configuration,
             presetAdminToken: adminToken,
+            bundledPlugins: bundledPlugins,
             callbackHandlers: handlers,
             callbackSteps: callbackSteps,
             logger: logger

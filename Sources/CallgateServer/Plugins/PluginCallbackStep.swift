@@ -1,0 +1,106 @@
+import CallgateEngine
+import CallgateExpressions
+import CallgatePluginHost
+import CallgateStore
+import CallgateWorkflow
+import Foundation
+import GRDB
+
+/// A plugin's action type, run by the engine as a waiting step: the plugin's `subscribe` hook
+/// gets the step's evaluated inputs and the callback URL the engine minted; `unsubscribe` is
+/// called through the engine's outbox. A hook answering PENDING finishes through the host service
+/// `complete_operation`, whose committed row this waits for.
+struct PluginCallbackStep: CallbackStep {
+    let plugin: LoadedPlugin
+    let type: String
+    let stepType: StepType
+    let instance: LoadedPlugin.Instance
+    let database: GatewayDatabase
+
+    /// Longest wait for a pending hook to complete.
+    static let completionTimeout: Double = 150
+
+    private enum Hook { case subscribe, unsubscribe }
+
+    func subscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) -> ExpressionValue {
+        try await call(.subscribe, request, extra: ["callbackUrl": .string(request.callbackURL ?? "")])
+    }
+
+    func unsubscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) {
+        var extra: [String: ExpressionValue] = ["subscribeResponse": request.subscription ?? .null]
+        if let url = request.callbackURL { extra["callbackUrl"] = .string(url) }
+        _ = try await call(.unsubscribe, request, extra: extra)
+    }
+
+    private func call(_ hook: Hook, _ request: CallbackStepRequest, extra: [String: ExpressionValue]) async throws(CallbackStepError) -> ExpressionValue {
+        let operation = "op-" + UUID().uuidString.lowercased()
+        var members: [String: ExpressionValue] = [
+            "operation": .string(operation), "type": .string(type), "subscription": .string(request.subscriptionID),
+            "inputs": request.inputs, "workflow": .string(request.workflow), "runId": .string(request.runID),
+            "action": .string(request.actionName),
+        ]
+        members.merge(extra) { _, new in new }
+        let bytes = Array(ExpressionValue.object(members).jsonText.utf8)
+        let result: LoadedPlugin.HookResult
+        do {
+            switch hook {
+            case .subscribe: result = try await plugin.subscribe(instance, request: bytes)
+            case .unsubscribe: result = try await plugin.unsubscribe(instance, request: bytes)
+            }
+        } catch let error as PluginError {
+            throw CallbackStepError(error.description, retryable: error.status == PluginStatus.retryable)
+        } catch {
+            throw CallbackStepError("\(error)", retryable: true)
+        }
+        guard result.status == PluginStatus.pending else { return (try? ExpressionValue(json: Data(result.output))) ?? .null }
+        return try await completion(of: operation)
+    }
+
+    /// Waits for the plugin's `complete_operation` row and consumes it.
+    private func completion(of operation: String) async throws(CallbackStepError) -> ExpressionValue {
+        let pluginID = plugin.id
+        let deadline = Date().addingTimeInterval(Self.completionTimeout)
+        var pause = 0.005
+        while Date() < deadline {
+            let found = try? await database.read { db -> (Int, Data)? in
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT status, outputs FROM plugin_operation_result WHERE plugin_id = ? AND operation_id = ?",
+                    arguments: [pluginID, operation]
+                ) else { return nil }
+                return (row[0], row[1])
+            }
+            if let (status, outputs) = found {
+                _ = try? await database.write { db in
+                    try db.execute(sql: "DELETE FROM plugin_operation_result WHERE plugin_id = ? AND operation_id = ?", arguments: [pluginID, operation])
+                }
+                let value = (try? ExpressionValue(json: outputs)) ?? .string(String(decoding: outputs, as: UTF8.self))
+                guard status == Int(PluginStatus.ok) else {
+                    let message = value["message"]?.string ?? value.string ?? "the plugin reported status \(status)"
+                    throw CallbackStepError(message, retryable: Int32(status) == PluginStatus.retryable, detail: value)
+                }
+                return value
+            }
+            try? await Task.sleep(for: .seconds(pause))
+            pause = min(0.1, pause * 2)
+        }
+        throw CallbackStepError("plugin \(pluginID) did not complete \(type) within \(Int(Self.completionTimeout)) s", retryable: true)
+    }
+}
+
+extension PluginCallbackStep {
+    /// The callback steps of a loaded plugin: one per action type its description declares,
+    /// sharing one instance (created with an empty configuration).
+    static func steps(of plugin: LoadedPlugin, database: GatewayDatabase) async throws -> [String: PluginCallbackStep] {
+        guard let description = try? ExpressionValue(json: Data(try await plugin.describe())),
+              case .array(let actions)? = description["actions"], !actions.isEmpty
+        else { return [:] }
+        let instance = try await plugin.createInstance(configuration: Array("{}".utf8))
+        let catalog = StepTypeCatalog(triggers: [:], actions: [:]).adding(pluginDescriptions: [description])
+        var steps: [String: PluginCallbackStep] = [:]
+        for action in actions {
+            guard let type = action["type"]?.string, let stepType = catalog.actions[type] else { continue }
+            steps[type] = PluginCallbackStep(plugin: plugin, type: type, stepType: stepType, instance: instance, database: database)
+        }
+        return steps
+    }
+}
