@@ -252,7 +252,7 @@ public final class WorkflowEngine: Service, Sendable {
         case "Http":
             try await HttpAction(engine: self).start(snapshot)
         case let type where callbackSteps.step(for: type) != nil:
-            try await CallbackStepExecution(engine: self).deadlineReached(snapshot)
+            try await CallbackStepExecution(engine: self).timerFired(snapshot)
         default:
             try await mutate(runID: item.runID) { mutation in
                 try mutation.transaction.removeWork(item.id)

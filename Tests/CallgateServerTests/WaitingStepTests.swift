@@ -176,4 +176,33 @@ import Testing
         }
         throw TestFailure("nothing happened within \(seconds) s")
     }
+
+    static func flakySubscribe(_ service: OutsideService, key: String, failures: Int, retries: Int) -> String {
+        """
+        {"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}},
+         "actions": {"Approval": {"type": "TestWebhook",
+                                  "inputs": {"subscribe": {"uri": "\(service.baseURL)/flaky/\(key)?fail=\(failures)&code=503",
+                                                           "retryPolicy": {"type": "fixed", "count": \(retries), "interval": "PT1S"}}}}}}}
+        """
+    }
+
+    @Test func aSubscribeThatFailsRetryablyIsRetriedOnADurableTimer() async throws {
+        let (service, gateway) = try await Self.start()
+        try await gateway.deploy("flaky", Self.flakySubscribe(service, key: "a", failures: 2, retries: 3))
+        let (runID, _) = try await gateway.trigger("flaky")
+        let waiting = try await gateway.waitForRun(runID, seconds: 20) { $0.status(of: "Approval") == "Waiting" }
+        #expect(service.requests("/flaky/a").count == 3)
+        #expect(waiting.action("Approval")?["error"] == nil, "the step no longer shows the failed attempts' error")
+        let ids = Set(service.requests("/flaky/a").compactMap { $0.headers["callgate-subscription-id"] })
+        #expect(ids.count == 1, "every attempt subscribes the same callback")
+
+        try await gateway.deploy("hopeless", Self.flakySubscribe(service, key: "b", failures: 9, retries: 1))
+        let (failedID, _) = try await gateway.trigger("hopeless")
+        let failed = try await gateway.waitForRun(failedID, seconds: 20)
+        #expect(failed.status(of: "Approval") == "Failed")
+        #expect((failed.action("Approval")?["error"] as? [String: Any])?["code"] as? String == "SubscribeFailed")
+        #expect(service.requests("/flaky/b").count == 2)
+        await service.stop()
+        try await gateway.stopAndRemove()
+    }
 }

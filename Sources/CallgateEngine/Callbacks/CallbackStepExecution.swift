@@ -70,12 +70,21 @@ struct CallbackStepExecution {
                 members["detail"] = detail
                 failure = .object(members)
             }
-            try await subscribed(snapshot, result: .failure(failure))
+            // A retryable failure is tried again per `inputs.subscribe.retryPolicy` (Logic Apps'
+            // default when absent), on a durable timer; the step keeps its callback URL.
+            let attempts = (snapshot.record.state["subscribeAttempts"]?.integer ?? 0) + 1
+            let policy = (try? RetryPolicy.parse(request.inputs["subscribe"]?["retryPolicy"]).get()) ?? .standard
+            if error.isRetryable, let delay = policy.delay(beforeRetry: attempts, retryAfter: nil) {
+                try await subscribed(snapshot, result: .retry(at: Date().addingTimeInterval(delay), attempts: attempts, error: failure))
+            } else {
+                try await subscribed(snapshot, result: .failure(failure))
+            }
         }
     }
 
     private enum SubscribeResult: Sendable {
         case success((subscription: ExpressionValue, inputs: ExpressionValue))
+        case retry(at: Date, attempts: Int, error: ExpressionValue)
         case failure(ExpressionValue)
     }
 
@@ -89,6 +98,8 @@ struct CallbackStepExecution {
             switch result {
             case .success(let (subscription, inputs)):
                 record.state["subscription"] = subscription
+                record.state["retrySubscribeAt"] = nil
+                record.error = nil
                 record.inputs = inputs
                 if record.status == .running {
                     record.status = .waiting
@@ -102,6 +113,14 @@ struct CallbackStepExecution {
                         try mutation.queueUnsubscribe(record, subscription: subscription, step: step)
                     }
                 }
+            case .retry(let at, let attempts, let error):
+                guard !record.status.isTerminal else { return }
+                record.state["subscribeAttempts"] = .integer(Int64(attempts))
+                record.state["retrySubscribeAt"] = .float(at.timeIntervalSince1970)
+                record.error = error
+                try mutation.save(record)
+                try mutation.transaction.schedule(.timer, runID: record.runID, actionKey: key, at: at)
+                mutation.noteWorkQueued()
             case .failure(let error):
                 guard !record.status.isTerminal else { return }
                 if case .string(let id)? = record.state["callbackId"] { try mutation.transaction.closeCallback(id: id) }
@@ -113,18 +132,29 @@ struct CallbackStepExecution {
         }
     }
 
-    /// The step's timer fell due: `TimedOut` unless a heartbeat moved the deadline.
-    func deadlineReached(_ snapshot: ActionSnapshot) async throws {
+    /// One of the step's timers fell due: its deadline (`TimedOut`), or a subscribe retry.
+    func timerFired(_ snapshot: ActionSnapshot) async throws {
+        let now = Date().timeIntervalSince1970
+        let state = snapshot.record.state
+        let deadlinePassed = state["deadline"].map { if case .float(let at) = $0 { at <= now + 0.001 } else { false } } ?? false
+        if !deadlinePassed, snapshot.record.status == .running, state["subscription"] == nil,
+           case .float(let retryAt)? = state["retrySubscribeAt"], retryAt <= now + 0.001 {
+            try await start(snapshot)
+            return
+        }
+        try await deadlineReached(snapshot)
+    }
+
+    /// The deadline timer fell due: `TimedOut` unless a heartbeat moved the deadline (then the
+    /// timer for the new deadline is already scheduled).
+    private func deadlineReached(_ snapshot: ActionSnapshot) async throws {
         let key = snapshot.record.key
         let itemID = snapshot.item.id
         try await engine.mutate(runID: snapshot.run.id) { mutation in
             try mutation.transaction.removeWork(itemID)
             guard var record = mutation.actions[key], !record.status.isTerminal else { return }
-            if case .float(let deadline)? = record.state["deadline"], deadline > mutation.now.timeIntervalSince1970 + 0.001 {
-                try mutation.transaction.schedule(.timer, runID: mutation.run.id, actionKey: key, at: Date(timeIntervalSince1970: deadline))
-                mutation.noteWorkQueued()
-                return
-            }
+            if case .float(let deadline)? = record.state["deadline"], deadline > mutation.now.timeIntervalSince1970 + 0.001 { return }
+            guard record.state["deadline"] != nil else { return }
             try mutation.unsubscribeIfSubscribed(&record)
             try mutation.save(record)
             let limit = mutation.graph.steps[record.name]?.timeout ?? "its limit"
