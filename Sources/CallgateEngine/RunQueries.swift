@@ -144,9 +144,8 @@ extension WorkflowEngine {
                 error: record.error, waiting: waiting
             )
         }
-        let variables = run.variables
         return RunDetail(
-            run: Self.summary(run), triggerOutputs: run.triggerOutputs, variables: variables, outputs: run.outputs,
+            run: Self.summary(run), triggerOutputs: run.triggerOutputs, variables: run.variables, outputs: run.outputs,
             actions: views, outbox: outbox
         )
     }

@@ -154,14 +154,21 @@ public final class WorkflowEngine: Service, Sendable {
     }
 
     /// Commits a transition of one run and applies its effects after COMMIT. Returns nil when
-    /// the run does not exist.
+    /// the run does not exist. A caller that already holds the run's graph (a worker with its
+    /// snapshot) passes it and saves the read that finds it.
     @discardableResult
     func mutate<T: Sendable>(
         runID: String,
+        graph known: StepGraph? = nil,
         _ body: @escaping @Sendable (inout RunMutation) throws -> T
     ) async throws -> T? {
-        guard let workflow = try await store.read({ try $0.run(runID) }) else { return nil }
-        let graph = try await definitions.graph(workflow: workflow.workflow, version: workflow.version)
+        let graph: StepGraph
+        if let known {
+            graph = known
+        } else {
+            guard let workflow = try await store.read({ try $0.run(runID) }) else { return nil }
+            graph = try await definitions.graph(workflow: workflow.workflow, version: workflow.version)
+        }
         let steps = callbackSteps
         let sign = signer
         let outcome = try await store.transition { transaction -> (T, [TransitionEffect])? in
@@ -217,7 +224,7 @@ public final class WorkflowEngine: Service, Sendable {
         }
         let graph = try await definitions.graph(workflow: run.workflow, version: run.version)
         guard let step = graph.steps[record.name] else {
-            try await mutate(runID: run.id) { mutation in
+            try await mutate(runID: run.id, graph: graph) { mutation in
                 try mutation.transaction.removeWork(item.id)
                 try mutation.finish(key: item.actionKey, status: .failed, error: ActionFailure.message("the action is not in the workflow's definition").value)
             }
@@ -234,7 +241,7 @@ public final class WorkflowEngine: Service, Sendable {
         case let type where callbackSteps.step(for: type) != nil:
             try await CallbackStepExecution(engine: self).start(snapshot)
         default:
-            try await mutate(runID: item.runID) { mutation in
+            try await mutate(runID: item.runID, graph: snapshot.graph) { mutation in
                 guard mutation.actions[item.actionKey]?.status == .queued else {
                     try mutation.transaction.removeWork(item.id)
                     return
@@ -254,7 +261,7 @@ public final class WorkflowEngine: Service, Sendable {
         case let type where callbackSteps.step(for: type) != nil:
             try await CallbackStepExecution(engine: self).timerFired(snapshot)
         default:
-            try await mutate(runID: item.runID) { mutation in
+            try await mutate(runID: item.runID, graph: snapshot.graph) { mutation in
                 try mutation.transaction.removeWork(item.id)
                 try BuiltinActions.timerFired(key: item.actionKey, in: &mutation)
                 try mutation.saveRun()

@@ -36,7 +36,7 @@ struct HttpAction {
             return
         }
         if snapshot.record.status == .queued {
-            try await engine.mutate(runID: snapshot.run.id) { mutation in
+            try await engine.mutate(runID: snapshot.run.id, graph: snapshot.graph) { mutation in
                 guard var record = mutation.actions[key], record.status == .queued else { return }
                 record.status = .running
                 record.startedAt = mutation.now
@@ -109,7 +109,7 @@ struct HttpAction {
     private func finish(_ snapshot: ActionSnapshot, _ decision: Decision) async throws {
         let item = snapshot.item
         let key = snapshot.record.key
-        try await engine.mutate(runID: snapshot.run.id) { mutation in
+        try await engine.mutate(runID: snapshot.run.id, graph: snapshot.graph) { mutation in
             try mutation.transaction.removeWork(item.id)
             guard var record = mutation.actions[key], !record.status.isTerminal else { return }
             if record.status == .queued {

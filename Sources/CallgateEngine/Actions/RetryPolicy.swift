@@ -72,8 +72,7 @@ struct RetryPolicy: Sendable, Equatable {
         guard kind != .none, retry <= count else { return nil }
         let computed: Double
         switch kind {
-        case .none: return nil
-        case .fixed: computed = interval
+        case .fixed, .none: computed = interval
         case .exponential:
             let scaled = interval * pow(2, Double(retry - 1)) * Double.random(in: 0.8...1.2)
             computed = min(maximumInterval, max(minimumInterval, scaled))

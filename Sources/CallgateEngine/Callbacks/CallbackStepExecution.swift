@@ -23,7 +23,7 @@ struct CallbackStepExecution {
         if callbackID == nil {
             let id = CallbackSigner.newCallbackID()
             let timeout = snapshot.step.timeout.flatMap { ISODuration($0)?.seconds }
-            let minted = try await engine.mutate(runID: runID) { mutation -> Bool in
+            let minted = try await engine.mutate(runID: runID, graph: snapshot.graph) { mutation -> Bool in
                 guard var record = mutation.actions[key], record.status == .queued else { return false }
                 try mutation.transaction.registerCallback(id: id, runID: runID, workflow: mutation.run.workflow, actionKey: key, scope: Self.scope)
                 record.status = .running
@@ -92,7 +92,7 @@ struct CallbackStepExecution {
         let key = snapshot.record.key
         let itemID = snapshot.item.id
         let steps = engine.callbackSteps
-        try await engine.mutate(runID: snapshot.run.id) { mutation in
+        try await engine.mutate(runID: snapshot.run.id, graph: snapshot.graph) { mutation in
             try mutation.transaction.removeWork(itemID)
             guard var record = mutation.actions[key] else { return }
             switch result {
@@ -150,7 +150,7 @@ struct CallbackStepExecution {
     private func deadlineReached(_ snapshot: ActionSnapshot) async throws {
         let key = snapshot.record.key
         let itemID = snapshot.item.id
-        try await engine.mutate(runID: snapshot.run.id) { mutation in
+        try await engine.mutate(runID: snapshot.run.id, graph: snapshot.graph) { mutation in
             try mutation.transaction.removeWork(itemID)
             guard var record = mutation.actions[key], !record.status.isTerminal else { return }
             if case .float(let deadline)? = record.state["deadline"], deadline > mutation.now.timeIntervalSince1970 + 0.001 { return }
