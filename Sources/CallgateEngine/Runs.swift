@@ -6,13 +6,18 @@ import Foundation
 import GRDB
 
 extension WorkflowEngine {
-    /// A run a trigger started (or found, for a repeated delivery).
+    /// The runs a trigger callback started (or found, for a repeated delivery).
     public struct StartedRun: Sendable {
-        public var runID: String
+        /// The runs started: one, several with `splitOn`, none when the trigger's `conditions`
+        /// were not met.
+        public var runIDs: [String]
         /// True when the dedupe key was seen before and no run was started.
         public var duplicate: Bool
         /// Signalled when the run's `Response` is stored or the run ends (nil when nobody waits).
         var responseWaiter: WakeSignal?
+
+        /// The first run started, if any.
+        public var runID: String? { runIDs.first }
     }
 
     /// How long a trigger's dedupe key is remembered.
@@ -26,8 +31,10 @@ extension WorkflowEngine {
         return String(format: "%012llx", milliseconds) + tail
     }
 
-    /// Starts a run of the workflow's live version with the given trigger outputs, committing it
-    /// with its first actions queued. A `dedupeKey` seen in the last 24 hours starts nothing.
+    /// Starts runs of the workflow's live version from one trigger firing, committing them with
+    /// their first actions queued: one run, or one per element with the trigger's `splitOn`, each
+    /// only if the trigger's `conditions` hold. A `dedupeKey` seen in the last 24 hours starts
+    /// nothing and gives back the runs it started then.
     public func startRun(workflow: String, triggerOutputs: ExpressionValue, dedupeKey: String? = nil) async throws -> StartedRun {
         try await startRun(workflow: workflow, triggerOutputs: triggerOutputs, dedupeKey: dedupeKey, waitsForResponse: false)
     }
@@ -42,11 +49,13 @@ extension WorkflowEngine {
         guard let found else { throw EngineError.notFound("no workflow '\(workflow)'") }
         guard found.enabled else { throw EngineError.conflict("workflow '\(workflow)' is disabled") }
         let graph = try await definitions.graph(workflow: workflow, version: found.version)
-        let runID = Self.newRunID()
-        let waiter = waitsForResponse && graph.hasResponse ? responses.register(runID: runID) : nil
+        let firings = try TriggerFiring.outputs(of: graph.definition, workflow: workflow, version: found.version, triggerOutputs: triggerOutputs)
+        let runIDs = firings.map { _ in Self.newRunID() }
+        // Only a single run can answer the caller (splitOn with a Response is refused at deploy).
+        let waiter = waitsForResponse && graph.hasResponse && runIDs.count == 1 ? runIDs.first.map { responses.register(runID: $0) } : nil
         let steps = callbackSteps
         let sign = signer
-        let outcome: (runID: String, duplicate: Bool, effects: [TransitionEffect])
+        let outcome: (runIDs: [String], duplicate: Bool, effects: [TransitionEffect])
         do {
             outcome = try await store.transition { transaction in
                 let now = transaction.now.timeIntervalSince1970
@@ -55,29 +64,33 @@ extension WorkflowEngine {
                         transaction.db, sql: "SELECT run_id FROM trigger_dedupe WHERE workflow = ? AND key = ? AND created_at > ?",
                         arguments: [workflow, dedupeKey, now - Self.dedupeWindow]
                     ) {
-                        return (earlier, true, [])
+                        return (earlier.split(separator: ",").map(String.init), true, [])
                     }
                     try transaction.db.execute(
                         sql: "INSERT OR REPLACE INTO trigger_dedupe (workflow, key, run_id, created_at) VALUES (?, ?, ?, ?)",
-                        arguments: [workflow, dedupeKey, runID, now]
+                        arguments: [workflow, dedupeKey, runIDs.joined(separator: ","), now]
                     )
                 }
-                let run = RunRecord(
-                    id: runID, workflow: workflow, version: found.version, status: .running, triggerName: graph.definition.trigger.name,
-                    triggerOutputs: triggerOutputs, variables: [:], createdAt: transaction.now
-                )
-                try transaction.insert(run)
-                var mutation = try RunMutation(transaction: transaction, graph: graph, callbackSteps: steps, callbackURL: sign, run: run)
-                try mutation.startRun()
-                return (runID, false, mutation.effects)
+                var effects: [TransitionEffect] = []
+                for (runID, outputs) in zip(runIDs, firings) {
+                    let run = RunRecord(
+                        id: runID, workflow: workflow, version: found.version, status: .running, triggerName: graph.definition.trigger.name,
+                        triggerOutputs: outputs, variables: [:], createdAt: transaction.now
+                    )
+                    try transaction.insert(run)
+                    var mutation = try RunMutation(transaction: transaction, graph: graph, callbackSteps: steps, callbackURL: sign, run: run)
+                    try mutation.startRun()
+                    effects += mutation.effects
+                }
+                return (runIDs, false, effects)
             }
         } catch {
-            if waiter != nil { responses.remove(runID: runID) }
+            if let runID = runIDs.first, waiter != nil { responses.remove(runID: runID) }
             throw error
         }
         apply(outcome.effects)
-        if outcome.duplicate, waiter != nil { responses.remove(runID: runID) }
-        return StartedRun(runID: outcome.runID, duplicate: outcome.duplicate, responseWaiter: outcome.duplicate ? nil : waiter)
+        if outcome.duplicate, let runID = runIDs.first, waiter != nil { responses.remove(runID: runID) }
+        return StartedRun(runIDs: outcome.runIDs, duplicate: outcome.duplicate, responseWaiter: outcome.duplicate ? nil : waiter)
     }
 
     /// Cancels a run: waiting steps end `Cancelled` and are unsubscribed through the outbox, and
@@ -92,66 +105,5 @@ extension WorkflowEngine {
         guard ended else { throw EngineError.conflict("run '\(runID)' has already ended") }
         guard let summary = try await runSummary(runID) else { throw EngineError.notFound("no run '\(runID)'") }
         return summary
-    }
-
-    /// The signed URL of a workflow's `Request` trigger (like Logic Apps' listCallbackUrl). The
-    /// callback id is made once and kept, so the URL stays the same across redeploys and restarts.
-    public func triggerCallbackURL(workflow: String, trigger requested: String?) async throws -> String {
-        let found = try await store.read { transaction -> Int? in
-            try Int.fetchOne(transaction.db, sql: "SELECT current_version FROM workflow WHERE name = ?", arguments: [workflow])
-        }
-        guard let version = found else { throw EngineError.notFound("no workflow '\(workflow)'") }
-        let trigger = try await definitions.graph(workflow: workflow, version: version).definition.trigger
-        if let requested, requested != trigger.name { throw EngineError.notFound("workflow '\(workflow)' has no trigger '\(requested)'; its trigger is '\(trigger.name)'") }
-        guard trigger.type == "Request" else {
-            throw EngineError.invalid("the trigger '\(trigger.name)' is of type \(trigger.type); only Request triggers have a URL to list (webhook triggers get theirs when they subscribe)")
-        }
-        let candidate = CallbackSigner.newCallbackID()
-        let id = try await store.transition { transaction -> String in
-            if let existing = try String.fetchOne(
-                transaction.db, sql: "SELECT callback_id FROM workflow_trigger WHERE workflow = ? AND trigger = ?", arguments: [workflow, trigger.name]
-            ) {
-                return existing
-            }
-            try CallbackRegistry.insert(
-                id: candidate, owner: CallbackOwner(kind: TriggerCallbackHandler.ownerKind, workflow: workflow, step: trigger.name),
-                scope: TriggerCallbackHandler.scope, in: transaction.db
-            )
-            try transaction.db.execute(
-                sql: "INSERT INTO workflow_trigger (workflow, trigger, callback_id) VALUES (?, ?, ?)", arguments: [workflow, trigger.name, candidate]
-            )
-            return candidate
-        }
-        return try callbacks.signer.sign(id: id, scope: TriggerCallbackHandler.scope).url(publicBaseURL: callbacks.publicBaseURL)
-    }
-
-    /// Keeps trigger URLs true to a workflow after it changed: a deleted workflow's trigger URLs
-    /// answer `410` and its unfinished runs are cancelled; a trigger that was renamed or is no
-    /// longer a Request trigger loses its URL.
-    public func workflowChanged(_ workflow: String) async throws {
-        let current = try await store.read { transaction -> Int? in
-            try Int.fetchOne(transaction.db, sql: "SELECT current_version FROM workflow WHERE name = ?", arguments: [workflow])
-        }
-        var keep: String?
-        if let current {
-            let trigger = try await definitions.graph(workflow: workflow, version: current).definition.trigger
-            if trigger.type == "Request" { keep = trigger.name }
-        }
-        try await store.transition { [keep] transaction in
-            let rows = try Row.fetchAll(transaction.db, sql: "SELECT trigger, callback_id FROM workflow_trigger WHERE workflow = ?", arguments: [workflow])
-            for row in rows where (row["trigger"] as String) != keep {
-                try transaction.closeCallback(id: row["callback_id"])
-                try transaction.db.execute(sql: "DELETE FROM workflow_trigger WHERE workflow = ? AND trigger = ?", arguments: [workflow, row["trigger"] as String])
-            }
-        }
-        guard current == nil else { return }
-        let unfinished = try await store.read { transaction in
-            try String.fetchAll(transaction.db, sql: "SELECT id FROM run WHERE workflow = ? AND status IN ('Running', 'Waiting')", arguments: [workflow])
-        }
-        for runID in unfinished {
-            try await mutate(runID: runID) { mutation in
-                try mutation.endRun(status: .cancelled, error: .object(["code": "WorkflowDeleted", "message": .string("the workflow '\(workflow)' was deleted")]))
-            }
-        }
     }
 }

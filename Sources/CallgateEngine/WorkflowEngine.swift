@@ -46,6 +46,8 @@ public final class WorkflowEngine: Service, Sendable {
     let responses = ResponseWaiters()
     private let workSignal = WakeSignal()
     private let outboxSignal = WakeSignal()
+    /// Wakes the loop of trigger subscribe attempts.
+    let triggerSignal = WakeSignal()
 
     /// - Parameters:
     ///   - parser: Gives the parser for the step types available now (built-in, callback steps,
@@ -72,17 +74,20 @@ public final class WorkflowEngine: Service, Sendable {
 
     // MARK: Service
 
-    /// Runs the worker pool and the outbox until the service group shuts down.
+    /// Runs the worker pool, the outbox and trigger subscribe attempts until the service group
+    /// shuts down.
     public func run() async throws {
         try await store.releaseStaleClaims()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.workLoop() }
                 group.addTask { await self.outboxLoop() }
+                group.addTask { await self.triggerLoop() }
             }
         } onGracefulShutdown: {
             self.workSignal.signal()
             self.outboxSignal.signal()
+            self.triggerSignal.signal()
         }
     }
 
@@ -103,6 +108,15 @@ public final class WorkflowEngine: Service, Sendable {
             claim: { try await self.store.claimOutbox(limit: $0) },
             nextDue: { try await self.store.nextOutboxDate() },
             process: { await self.deliver($0) }
+        )
+    }
+
+    private func triggerLoop() async {
+        await claimLoop(
+            concurrency: configuration.outboxWorkers, signal: triggerSignal, what: "trigger subscriptions",
+            claim: { try await self.store.claimTriggerSubscriptions(limit: $0) },
+            nextDue: { try await self.store.nextTriggerSubscriptionDate() },
+            process: { await self.attemptSubscription($0) }
         )
     }
 
@@ -273,9 +287,10 @@ public final class WorkflowEngine: Service, Sendable {
 
     private func deliver(_ entry: OutboxEntry) async {
         var request = CallbackStepRequest(stored: entry.request)
-        request.callbackURL = signer(request.subscriptionID)
+        let isTrigger = entry.operation == Self.triggerUnsubscribeOperation
+        request.callbackURL = isTrigger ? triggerSigner(request.subscriptionID) : signer(request.subscriptionID)
         var failure: CallbackStepError?
-        if let step = callbackSteps.step(for: entry.stepType) {
+        if let step = isTrigger ? callbackSteps.trigger(for: entry.stepType) : callbackSteps.step(for: entry.stepType) {
             do {
                 try await step.unsubscribe(request)
             } catch {
@@ -292,7 +307,7 @@ public final class WorkflowEngine: Service, Sendable {
         }
         if let failure {
             logger.warning("outbox call failed", metadata: [
-                "operation": "\(entry.operation)", "run": "\(entry.runID ?? "-")", "attempt": "\(attempt)", "error": "\(failure.message)",
+                "operation": "\(entry.operation)", "workflow": "\(entry.workflow)", "run": "\(entry.runID ?? "-")", "attempt": "\(attempt)", "error": "\(failure.message)",
             ])
         }
         do {

@@ -167,8 +167,8 @@ public final class Gateway: Sendable {
         )
     }
 
-    /// Makes the action types of loaded plugins runnable as waiting steps (a type already served
-    /// by a step given to the gateway keeps that one). `only` limits it to one plugin.
+    /// Makes the action and trigger types of loaded plugins runnable as waiting steps and
+    /// subscribed triggers (a type already served by a step given to the gateway keeps that one). `only` limits it to one plugin.
     static func registerPluginSteps(
         plugins: PluginManager, into registry: CallbackStepRegistry, database: GatewayDatabase, logger: Logger, only: String? = nil
     ) async {
@@ -176,11 +176,18 @@ public final class Gateway: Sendable {
         for record in records where record.state == "loaded" && (only == nil || record.id == only) {
             guard let plugin = plugins.plugin(id: record.id) else { continue }
             do {
-                for (type, step) in try await PluginCallbackStep.steps(of: plugin, database: database).sorted(by: { $0.key < $1.key }) {
-                    if registry.step(for: type) == nil || only != nil { registry.register(step, for: type) }
+                for step in try await PluginCallbackStep.steps(of: plugin, database: database) {
+                    switch step.kind {
+                    case .action where registry.step(for: step.type) == nil || only != nil:
+                        registry.register(step, for: step.type)
+                    case .trigger where registry.trigger(for: step.type) == nil || only != nil:
+                        registry.registerTrigger(step, for: step.type)
+                    default:
+                        break
+                    }
                 }
             } catch {
-                logger.warning("plugin \(record.id): its actions cannot run: \(error)")
+                logger.warning("plugin \(record.id): its actions and triggers cannot run: \(error)")
             }
         }
     }
@@ -192,7 +199,7 @@ public final class Gateway: Sendable {
             record.description.flatMap { try? ExpressionValue(json: Data($0.utf8)) }
         }
         let catalog = StepTypeCatalog.builtIn
-            .adding(triggers: [:], actions: callbackSteps.stepTypes)
+            .adding(triggers: callbackSteps.triggerTypes, actions: callbackSteps.stepTypes)
             .adding(pluginDescriptions: descriptions)
         return DefinitionParser(catalog: catalog)
     }

@@ -211,6 +211,35 @@ enum StoreMigrations {
                     """
             )
         }
+        migrator.registerMigration("v5-trigger-subscriptions") { db in
+            try db.execute(
+                sql: """
+                    -- The subscription of a workflow whose trigger subscribes (HttpWebhook, plugin
+                    -- triggers): one per workflow, replaced when the trigger changes. definition
+                    -- holds the trigger's unevaluated inputs and the workflow's parameter values, so
+                    -- the unsubscribe can be evaluated after the workflow itself is gone.
+                    CREATE TABLE trigger_subscription (
+                        workflow TEXT PRIMARY KEY NOT NULL,
+                        trigger TEXT NOT NULL,
+                        step_type TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        definition TEXT NOT NULL,
+                        callback_id TEXT NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('subscribing', 'subscribed', 'failed')),
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at REAL,
+                        lease_until REAL NOT NULL DEFAULT 0,
+                        subscription TEXT,
+                        last_error TEXT,
+                        subscribed_at REAL,
+                        updated_at REAL NOT NULL
+                    ) STRICT;
+                    CREATE INDEX trigger_subscription_by_due ON trigger_subscription(next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+                    CREATE INDEX run_outbox_by_workflow ON run_outbox(workflow, created_at);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -99,6 +99,10 @@ private struct Reader {
         default: problem(path + ".actions", "must be an object")
         }
         guard let trigger else { return nil }
+        if trigger.splitOn != nil, let response = Self.firstStep(ofType: "Response", in: actions) {
+            // As in Logic Apps: one callback starting several runs cannot get one run's reply.
+            problem(trigger.path + ".splitOn", "splitOn cannot be used with a Response action (\(response.path)); each split item starts its own run")
+        }
         return WorkflowDefinition(
             parameters: parameters, parameterValues: parameterValues, trigger: trigger, actions: actions,
             outputs: definition["outputs"] ?? .object([:])
@@ -261,11 +265,58 @@ private struct Reader {
             secureInputs = properties.contains(.string("inputs"))
             secureOutputs = properties.contains(.string("outputs"))
         }
+        var conditions: [String] = []
+        var splitOn: String?
+        if isTrigger {
+            (conditions, splitOn) = triggerFilters(members, path: path)
+        }
         return WorkflowDefinition.Step(
             name: name, type: type, path: path, inputs: inputs, runAfter: runAfter, expression: expression,
             actions: actions, elseActions: elseActions, timeout: timeout, heartbeat: heartbeat,
-            operationOptions: operationOptions, secureInputs: secureInputs, secureOutputs: secureOutputs
+            operationOptions: operationOptions, secureInputs: secureInputs, secureOutputs: secureOutputs,
+            conditions: conditions, splitOn: splitOn
         )
+    }
+
+    /// A trigger's `conditions` (`[{"expression": "@…"}]`) and `splitOn` (`"@triggerBody()?['items']"`).
+    mutating func triggerFilters(_ members: [String: ExpressionValue], path: String) -> (conditions: [String], splitOn: String?) {
+        var conditions: [String] = []
+        switch members["conditions"] {
+        case nil:
+            break
+        case .array(let entries)?:
+            for (index, entry) in entries.enumerated() {
+                let entryPath = path + ".conditions[\(index)].expression"
+                guard case .string(let text)? = entry["expression"] else {
+                    problem(entryPath, "missing: each condition is {\"expression\": \"@…\"}")
+                    continue
+                }
+                checkTemplate(text, path: entryPath, relative: "", stepType: StepType())
+                conditions.append(text)
+            }
+        default:
+            problem(path + ".conditions", "must be an array of {\"expression\": \"@…\"}")
+        }
+        var splitOn: String?
+        switch members["splitOn"] {
+        case nil:
+            break
+        case .string(let text)? where text.hasPrefix("@"):
+            checkTemplate(text, path: path + ".splitOn", relative: "", stepType: StepType())
+            splitOn = text
+        default:
+            problem(path + ".splitOn", "must be an expression such as \"@triggerBody()?['items']\"")
+        }
+        return (conditions, splitOn)
+    }
+
+    /// The first step of `type` in `steps` or nested in them.
+    static func firstStep(ofType type: String, in steps: [WorkflowDefinition.Step]) -> WorkflowDefinition.Step? {
+        for step in steps {
+            if step.type == type { return step }
+            if let nested = firstStep(ofType: type, in: step.actions + step.elseActions) { return nested }
+        }
+        return nil
     }
 
     /// The value at a dotted input path, or nil.

@@ -41,6 +41,10 @@ public struct WorkflowDefinition: Sendable, Equatable {
         /// `runtimeConfiguration.secureData.properties` includes `inputs` / `outputs`.
         public var secureInputs: Bool
         public var secureOutputs: Bool
+        /// Trigger `conditions`: expressions that must all be true for a callback to start a run.
+        public var conditions: [String] = []
+        /// Trigger `splitOn`: an expression giving an array; each element starts its own run.
+        public var splitOn: String?
     }
 
     public var parameters: [String: Parameter]

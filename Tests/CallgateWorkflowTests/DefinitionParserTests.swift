@@ -140,6 +140,29 @@ import Testing
         }
     }
 
+    @Test func triggerConditionsAndSplitOnAreReadAndChecked() throws {
+        let good = #"{"triggers": {"t": {"type": "Request", "splitOn": "@triggerBody()?['items']", "conditions": [{"expression": "@equals(triggerBody()?['kind'], 'a')"}]}}, "actions": {}}"#
+        let trigger = try parser.parse(Data(good.utf8)).trigger
+        #expect(trigger.splitOn == "@triggerBody()?['items']")
+        #expect(trigger.conditions == ["@equals(triggerBody()?['kind'], 'a')"])
+
+        let bad = #"{"triggers": {"t": {"type": "Request", "splitOn": "items", "conditions": [{"expression": "@nope("}, {"when": "x"}]}}, "actions": {"r": {"type": "Response", "inputs": {"statusCode": 200}}}}"#
+        do {
+            _ = try parser.parse(Data(bad.utf8))
+            Issue.record("accepted")
+        } catch {
+            #expect(Set(error.problems.map(\.path)) == ["$.triggers.t.splitOn", "$.triggers.t.conditions[0].expression", "$.triggers.t.conditions[1].expression"])
+        }
+        let withResponse = #"{"triggers": {"t": {"type": "Request", "splitOn": "@triggerBody()"}}, "actions": {"r": {"type": "Response", "inputs": {"statusCode": 200}}}}"#
+        do {
+            _ = try parser.parse(Data(withResponse.utf8))
+            Issue.record("accepted")
+        } catch {
+            #expect(error.problems.map(\.path) == ["$.triggers.t.splitOn"])
+            #expect(error.problems.first?.message.contains("$.actions.r") == true)
+        }
+    }
+
     @Test func pluginTypesExtendTheCatalog() throws {
         let catalog = StepTypeCatalog.builtIn.adding(
             triggers: ["OnEvents": StepType(requiredInputs: ["hub"])],

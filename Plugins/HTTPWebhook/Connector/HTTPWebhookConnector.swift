@@ -1,11 +1,12 @@
 import ConnectorKit
 import Synchronization
 
-/// http-webhook: the `HttpWebhook` action of Logic Apps. Subscribe sends the step's
-/// `inputs.subscribe` request (with the callback URL the gateway minted) through the host's
-/// outbound HTTP; unsubscribe sends `inputs.unsubscribe`, or `DELETE {Location}` when it is
-/// omitted and the subscribe was answered `201` with a `Location`. Both answer pending and finish
-/// when the HTTP call completes.
+/// http-webhook: the `HttpWebhook` trigger and action of Logic Apps (both subscribe the same way;
+/// the gateway decides when: a trigger when its workflow is deployed or enabled, an action when a
+/// run reaches it). Subscribe sends the step's `inputs.subscribe` request (with the callback URL
+/// the gateway minted) through the host's outbound HTTP; unsubscribe sends `inputs.unsubscribe`,
+/// or `DELETE {Location}` when it is omitted and the subscribe was answered `201` with a
+/// `Location`. Both answer pending and finish when the HTTP call completes.
 final class HTTPWebhookConnector: Connector {
     let host: ConnectorHost
     /// Outbound request id → the operation it completes.
@@ -22,6 +23,7 @@ final class HTTPWebhookConnector: Connector {
         ]
         return [
             "id": "http-webhook", "version": "1.0.0",
+            "triggers": [["type": "HttpWebhook", "inputs": inputs]],
             "actions": [["type": "HttpWebhook", "inputs": inputs]],
         ]
     }

@@ -102,25 +102,48 @@ public struct CallbackStepError: Error, Sendable, Equatable, CustomStringConvert
     public var description: String { message }
 }
 
-/// The callback step types a gateway runs, by type name. Plugins add theirs when they load.
+/// The callback step types a gateway runs, by type name: actions that wait for a callback, and
+/// triggers that subscribe (the same two calls, made when a workflow is deployed, enabled,
+/// disabled or deleted instead of when a run reaches the step). Plugins add theirs when they load.
 public final class CallbackStepRegistry: Sendable {
-    private let steps: Mutex<[String: any CallbackStep]>
-
-    public init(_ steps: [String: any CallbackStep] = [:]) {
-        self.steps = Mutex(steps)
+    private struct Steps {
+        var actions: [String: any CallbackStep]
+        var triggers: [String: any CallbackStep] = [:]
     }
 
+    private let steps: Mutex<Steps>
+
+    public init(_ actions: [String: any CallbackStep] = [:]) {
+        self.steps = Mutex(Steps(actions: actions))
+    }
+
+    /// The action type `type`.
     public func step(for type: String) -> (any CallbackStep)? {
-        steps.withLock { $0[type] }
+        steps.withLock { $0.actions[type] }
     }
 
-    /// Adds (or replaces) the step type `type`.
+    /// The trigger type `type`.
+    public func trigger(for type: String) -> (any CallbackStep)? {
+        steps.withLock { $0.triggers[type] }
+    }
+
+    /// Adds (or replaces) the action type `type`.
     public func register(_ step: any CallbackStep, for type: String) {
-        steps.withLock { $0[type] = step }
+        steps.withLock { $0.actions[type] = step }
     }
 
-    /// The types for deploy-time validation.
+    /// Adds (or replaces) the trigger type `type`.
+    public func registerTrigger(_ step: any CallbackStep, for type: String) {
+        steps.withLock { $0.triggers[type] = step }
+    }
+
+    /// The action types, for deploy-time validation.
     public var stepTypes: [String: StepType] {
-        steps.withLock { $0.mapValues(\.stepType) }
+        steps.withLock { $0.actions.mapValues(\.stepType) }
+    }
+
+    /// The trigger types, for deploy-time validation.
+    public var triggerTypes: [String: StepType] {
+        steps.withLock { $0.triggers.mapValues(\.stepType) }
     }
 }

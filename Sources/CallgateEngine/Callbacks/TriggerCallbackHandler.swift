@@ -9,6 +9,8 @@ import GRDB
 ///
 /// A call carrying an `Idempotency-Key` or a Standard Webhooks `webhook-id` seen in the last
 /// 24 hours starts nothing and answers with the original run id. A disabled workflow answers `409`.
+/// With `splitOn`, one call starts a run per element (`runIds`, and every id in `Callgate-Run-Id`);
+/// when the trigger's `conditions` are not met it starts nothing and says so (`202`, `skipped`).
 public struct TriggerCallbackHandler: CallbackHandler {
     /// The owner kind trigger callback ids are registered under.
     public static let ownerKind = "trigger"
@@ -28,6 +30,8 @@ public struct TriggerCallbackHandler: CallbackHandler {
             "body": HTTPContent.decode(callback.body, contentType: callback.header("Content-Type")),
             "queries": .object(Self.queries(callback.query)),
             "method": .string(callback.method),
+            // As on the HttpWebhook action's outputs: the callback was accepted.
+            "statusCode": .integer(200),
         ])
         let dedupeKey = callback.header("Idempotency-Key") ?? callback.header("webhook-id")
         let started: WorkflowEngine.StartedRun
@@ -37,18 +41,24 @@ public struct TriggerCallbackHandler: CallbackHandler {
             switch error.kind {
             case .conflict: return CallbackReply(status: 409)
             case .notFound: return CallbackReply(status: 410)
-            case .invalid: return CallbackReply(status: 500)
+            // The caller holds a valid URL: tell it why its call started nothing (splitOn, conditions).
+            case .invalid: return CallbackReply.json(status: 400, ["error": ["code": "InvalidTrigger", "message": error.description]])
             }
         }
-        let accepted = CallbackReply.json(status: 202, ["runId": started.runID]).adding(header: "Callgate-Run-Id", started.runID)
-        guard let waiter = started.responseWaiter else {
-            return started.duplicate ? accepted.adding(header: "Callgate-Duplicate", "true") : accepted
+        guard let runID = started.runID else {
+            return CallbackReply.json(status: 202, ["status": "skipped", "reason": "the trigger conditions were not met", "runIds": [String]()])
+                .adding(header: "Callgate-Trigger-Status", "Skipped")
         }
-        defer { engine.responses.remove(runID: started.runID) }
+        var body: [String: any Sendable] = ["runId": runID]
+        if started.runIDs.count > 1 { body["runIds"] = started.runIDs }
+        var accepted = CallbackReply.json(status: 202, body).adding(header: "Callgate-Run-Id", started.runIDs.joined(separator: ", "))
+        if started.duplicate { accepted = accepted.adding(header: "Callgate-Duplicate", "true") }
+        guard let waiter = started.responseWaiter else { return accepted }
+        defer { engine.responses.remove(runID: runID) }
         let deadline = Date().addingTimeInterval(engine.configuration.responseWaitSeconds)
         while Date() < deadline {
-            let run = try await engine.store.read { try $0.run(started.runID) }
-            if let response = run?.response { return Self.reply(response, runID: started.runID) }
+            let run = try await engine.store.read { try $0.run(runID) }
+            if let response = run?.response { return Self.reply(response, runID: runID) }
             if run?.status.isTerminal ?? true { return accepted }
             await waiter.wait(upTo: deadline.timeIntervalSinceNow)
         }

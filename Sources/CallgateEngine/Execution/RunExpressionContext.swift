@@ -135,7 +135,7 @@ struct RunExpressionContext: ExpressionContext {
 enum InputEvaluation {
     /// Evaluates every string of `value`, leaving the subtrees named in `deferred` (top-level
     /// member names, such as `unsubscribe`) as they are for later.
-    static func evaluate(_ value: ExpressionValue, in context: RunExpressionContext, deferring deferred: Set<String> = []) throws(ExpressionError) -> ExpressionValue {
+    static func evaluate(_ value: ExpressionValue, in context: some ExpressionContext, deferring deferred: Set<String> = []) throws(ExpressionError) -> ExpressionValue {
         switch value {
         case .string(let text):
             return try Template.parse(text).evaluate(in: context)

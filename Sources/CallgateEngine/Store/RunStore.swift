@@ -36,6 +36,7 @@ public struct RunStore: Sendable {
         try await database.write { db in
             try db.execute(sql: "UPDATE run_work SET lease_until = 0 WHERE lease_until > 0")
             try db.execute(sql: "UPDATE run_outbox SET lease_until = 0 WHERE lease_until > 0")
+            try db.execute(sql: "UPDATE trigger_subscription SET lease_until = 0 WHERE lease_until > 0")
         }
     }
 

@@ -16,7 +16,7 @@ public struct RunTransaction {
         self.now = now
     }
 
-    private var nowSeconds: Double { now.timeIntervalSince1970 }
+    var nowSeconds: Double { now.timeIntervalSince1970 }
 
     // The engine runs the same few statements all the time: compile each once per connection.
 

@@ -17,6 +17,8 @@ struct WorkflowsAPI: Sendable {
     struct WorkflowResult: Encodable { let workflow: WorkflowRepository.Summary }
     struct WorkflowDetail: Encodable {
         let workflow: WorkflowRepository.Summary
+        /// The trigger's subscription, for triggers that subscribe.
+        let subscription: TriggerSubscriptionStatus?
         let definition: ExpressionValue
     }
 
@@ -45,8 +47,12 @@ struct WorkflowsAPI: Sendable {
         }
         group.get("workflows/{name}") { _, context in
             try await mapErrors {
-                let (summary, text) = try await workflows.show(name: try context.parameters.require("name"), parser: try await parser())
-                return try jsonResponse(WorkflowDetail(workflow: summary, definition: (try? ExpressionValue(json: Data(text.utf8))) ?? .null))
+                let name = try context.parameters.require("name")
+                let (summary, text) = try await workflows.show(name: name, parser: try await parser())
+                return try jsonResponse(WorkflowDetail(
+                    workflow: summary, subscription: try await engine.triggerStatus(workflow: name),
+                    definition: (try? ExpressionValue(json: Data(text.utf8))) ?? .null
+                ))
             }
         }
         group.delete("workflows/{name}") { _, context in
@@ -71,7 +77,10 @@ struct WorkflowsAPI: Sendable {
             }
             let name = String(target.prefix(upTo: target.lastIndex(of: ":") ?? target.endIndex))
             return try await mapErrors {
-                try jsonResponse(WorkflowResult(workflow: try await workflows.setEnabled(name: name, enable, parser: try await parser())))
+                let summary = try await workflows.setEnabled(name: name, enable, parser: try await parser())
+                // Subscribes or unsubscribes a subscribing trigger (enable also retries a failed subscribe).
+                try await engine.workflowChanged(name)
+                return try jsonResponse(WorkflowResult(workflow: summary))
             }
         }
     }

@@ -6,19 +6,23 @@ import CallgateWorkflow
 import Foundation
 import GRDB
 
-/// A plugin's action type, run by the engine as a waiting step: the plugin's `subscribe` hook
-/// gets the step's evaluated inputs and the callback URL the engine minted; `unsubscribe` is
-/// called through the engine's outbox. A hook answering PENDING finishes through the host service
+/// A plugin's action or trigger type, run by the engine as a waiting step or a subscribed trigger:
+/// the plugin's `subscribe` hook gets the step's evaluated inputs and the callback URL the engine
+/// minted (`"kind": "action"|"trigger"` says which; a trigger has no run); `unsubscribe` is called
+/// through the engine's outbox. A hook answering PENDING finishes through the host service
 /// `complete_operation`, whose committed row this waits for.
 struct PluginCallbackStep: CallbackStep {
     let plugin: LoadedPlugin
     let type: String
+    let kind: Kind
     let stepType: StepType
     let instance: LoadedPlugin.Instance
     let database: GatewayDatabase
 
     /// Longest wait for a pending hook to complete.
     static let completionTimeout: Double = 150
+
+    enum Kind: String, Sendable { case action, trigger }
 
     private enum Hook { case subscribe, unsubscribe }
 
@@ -35,7 +39,7 @@ struct PluginCallbackStep: CallbackStep {
     private func call(_ hook: Hook, _ request: CallbackStepRequest, extra: [String: ExpressionValue]) async throws(CallbackStepError) -> ExpressionValue {
         let operation = "op-" + UUID().uuidString.lowercased()
         var members: [String: ExpressionValue] = [
-            "operation": .string(operation), "type": .string(type), "subscription": .string(request.subscriptionID),
+            "operation": .string(operation), "kind": .string(kind.rawValue), "type": .string(type), "subscription": .string(request.subscriptionID),
             "inputs": request.inputs, "workflow": .string(request.workflow), "runId": .string(request.runID),
             "action": .string(request.actionName),
         ]
@@ -88,19 +92,20 @@ struct PluginCallbackStep: CallbackStep {
 }
 
 extension PluginCallbackStep {
-    /// The callback steps of a loaded plugin: one per action type its description declares,
-    /// sharing one instance (created with an empty configuration).
-    static func steps(of plugin: LoadedPlugin, database: GatewayDatabase) async throws -> [String: PluginCallbackStep] {
-        guard let description = try? ExpressionValue(json: Data(try await plugin.describe())),
-              case .array(let actions)? = description["actions"], !actions.isEmpty
-        else { return [:] }
+    /// The callback steps of a loaded plugin: one per action and trigger type its description
+    /// declares, sharing one instance (created with an empty configuration).
+    static func steps(of plugin: LoadedPlugin, database: GatewayDatabase) async throws -> [PluginCallbackStep] {
+        guard let description = try? ExpressionValue(json: Data(try await plugin.describe())) else { return [] }
+        let declared: [(Kind, String)] = [Kind.action, .trigger].flatMap { kind in
+            guard case .array(let entries)? = description[kind == .action ? "actions" : "triggers"] else { return [(Kind, String)]() }
+            return entries.compactMap { entry in entry["type"]?.string.map { (kind, $0) } }
+        }
+        guard !declared.isEmpty else { return [] }
         let instance = try await plugin.createInstance(configuration: Array("{}".utf8))
         let catalog = StepTypeCatalog(triggers: [:], actions: [:]).adding(pluginDescriptions: [description])
-        var steps: [String: PluginCallbackStep] = [:]
-        for action in actions {
-            guard let type = action["type"]?.string, let stepType = catalog.actions[type] else { continue }
-            steps[type] = PluginCallbackStep(plugin: plugin, type: type, stepType: stepType, instance: instance, database: database)
+        return declared.compactMap { kind, type in
+            guard let stepType = kind == .action ? catalog.actions[type] : catalog.triggers[type] else { return nil }
+            return PluginCallbackStep(plugin: plugin, type: type, kind: kind, stepType: stepType, instance: instance, database: database)
         }
-        return steps
     }
 }

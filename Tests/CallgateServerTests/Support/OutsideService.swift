@@ -52,7 +52,9 @@ final class OutsideService: Sendable {
         log.requests.withLock { $0.filter { $0.path.hasPrefix(prefix) } }
     }
 
-    static func start() async throws -> OutsideService {
+    /// Starts the service on `port` (0: one chosen at random), e.g. again on the port of a
+    /// stopped one to play a subscriber that was down.
+    static func start(port: Int = 0) async throws -> OutsideService {
         let log = Log()
         let count = log.count
         let router = Router()
@@ -102,7 +104,7 @@ final class OutsideService: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger
         )
