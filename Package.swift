@@ -60,9 +60,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Outbound: where the gateway may call (egress policy), shared by the engine and plugin host.
+        // Outbound: where the gateway may call (egress policy) and how it authenticates (Basic,
+        // Raw, client certificates, OAuth2 client credentials), shared by the engine and plugin host.
         .target(
             name: "CallgateOutbound",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strictSettings
         ),
         // The plugin ABI: one C header, the contract with every plugin.
@@ -321,6 +328,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings

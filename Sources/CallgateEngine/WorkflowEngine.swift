@@ -38,6 +38,8 @@ public final class WorkflowEngine: Service, Sendable {
     let callbacks: CallbackRegistry
     let httpClient: HTTPClient
     let egress: EgressPolicy
+    /// Applies outbound `authentication` (Basic, Raw, client certificates, OAuth2 tokens).
+    let authenticator: OutboundAuthenticator
     /// The step types that wait for a callback.
     public let callbackSteps: CallbackStepRegistry
     let configuration: Configuration
@@ -57,6 +59,7 @@ public final class WorkflowEngine: Service, Sendable {
         callbacks: CallbackRegistry,
         httpClient: HTTPClient,
         egress: EgressPolicy,
+        authenticator: OutboundAuthenticator? = nil,
         callbackSteps: CallbackStepRegistry = CallbackStepRegistry(),
         configuration: Configuration = Configuration(),
         parser: @escaping @Sendable () async throws -> DefinitionParser,
@@ -66,6 +69,7 @@ public final class WorkflowEngine: Service, Sendable {
         self.callbacks = callbacks
         self.httpClient = httpClient
         self.egress = egress
+        self.authenticator = authenticator ?? OutboundAuthenticator(httpClient: httpClient, egress: egress)
         self.callbackSteps = callbackSteps
         self.configuration = configuration
         self.logger = logger

@@ -17,6 +17,8 @@ public struct PluginHostEnvironment: Sendable {
     public var callbacks: CallbackRegistry
     public var httpClient: HTTPClient
     public var egress: EgressPolicy
+    /// Applies the `authentication` of `http_send` requests.
+    public var authenticator: OutboundAuthenticator
     public var logger: Logger
     /// Unix time in milliseconds (tests may substitute their own clock).
     public var clock: @Sendable () -> Int64
@@ -26,6 +28,7 @@ public struct PluginHostEnvironment: Sendable {
         callbacks: CallbackRegistry,
         httpClient: HTTPClient,
         egress: EgressPolicy = EgressPolicy(),
+        authenticator: OutboundAuthenticator? = nil,
         logger: Logger,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
@@ -33,6 +36,7 @@ public struct PluginHostEnvironment: Sendable {
         self.callbacks = callbacks
         self.httpClient = httpClient
         self.egress = egress
+        self.authenticator = authenticator ?? OutboundAuthenticator(httpClient: httpClient, egress: egress)
         self.logger = logger
         self.clock = clock
     }
@@ -129,6 +133,14 @@ final class PluginHostContext: Sendable {
             throw HostServiceError(status: PluginStatus.invalid, message: "url '\(url)' is not an http(s) URL")
         }
         let headers = try object.optionalStringMap("headers") ?? [:]
+        let authentication: OutboundAuthentication?
+        do {
+            authentication = try (try object.optionalStringMap("authentication")).flatMap { fields throws(OutboundAuthenticationError) in
+                try OutboundAuthentication(fields: fields)
+            }
+        } catch let error as OutboundAuthenticationError {
+            throw HostServiceError(status: PluginStatus.invalid, message: error.message)
+        }
         let timeout = TimeAmount.milliseconds(Int64(try object.optionalInt("timeoutMs") ?? 30_000))
         let id = nextRequestID.withLock { id in
             defer { id += 1 }
@@ -140,7 +152,8 @@ final class PluginHostContext: Sendable {
         inFlightRequests.withLock { requests in
             requests[id] = Task { [weak self] in
                 let completion = await Self.perform(
-                    id: id, method: method, url: url, host: host, headers: headers, body: body, timeout: timeout, environment: environment
+                    id: id, method: method, url: url, host: host, headers: headers, authentication: authentication, body: body,
+                    timeout: timeout, environment: environment
                 )
                 guard let self else { return }
                 _ = self.inFlightRequests.withLock { $0.removeValue(forKey: id) }
@@ -157,8 +170,8 @@ final class PluginHostContext: Sendable {
     }
 
     private static func perform(
-        id: UInt64, method: HTTPMethod, url: String, host: String, headers: [String: String], body: [UInt8],
-        timeout: TimeAmount, environment: PluginHostEnvironment
+        id: UInt64, method: HTTPMethod, url: String, host: String, headers: [String: String],
+        authentication: OutboundAuthentication?, body: [UInt8], timeout: TimeAmount, environment: PluginHostEnvironment
     ) async -> HTTPCompletion {
         func failure(_ status: Int32, _ message: String) -> HTTPCompletion {
             HTTPCompletion(requestID: id, status: status, response: Array(message.utf8), body: [])
@@ -168,6 +181,11 @@ final class PluginHostContext: Sendable {
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
+        do {
+            try await environment.authenticator.apply(authentication, to: &request)
+        } catch {
+            return failure(error.isRetryable ? PluginStatus.retryable : PluginStatus.invalid, error.message)
+        }
         do {
             let response = try await environment.httpClient.execute(request, timeout: timeout)
             let data = try await response.body.collect(upTo: 16 * 1024 * 1024)

@@ -13,6 +13,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -108,6 +109,14 @@ public final class Gateway: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         let certificateFiles = try ListenerTLS.certificateFiles(for: configuration)
+        var outboundTLS = TLSConfiguration.makeClientConfiguration()
+        if let caPath = configuration.outboundCAPath {
+            do {
+                outboundTLS.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caPath))]
+            } catch {
+                throw SettingsLoader.LoadError(description: "outbound.ca_file '\(caPath)' cannot be read as PEM certificates: \(error)")
+            }
+        }
         let database = try GatewayDatabase(
             path: configuration.databasePath,
             writerConfiguration: .init(maxPendingWrites: configuration.limits.maxPendingWrites),
@@ -116,7 +125,9 @@ public final class Gateway: Sendable {
         let keyRing = try await SigningKeyRing(database: database, masterKeyPath: configuration.masterKeyPath)
         let token = try await AdminToken.ensure(database: database, presetToken: presetAdminToken)
         let callbacks = CallbackRegistry(database: database, signer: CallbackSigner(keyRing: keyRing), publicBaseURL: configuration.effectivePublicURL)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: outboundTLS))
+        let egress = EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks)
+        let authenticator = OutboundAuthenticator(httpClient: httpClient, egress: egress, baseTLS: outboundTLS)
         let plugins: PluginManager
         do {
             plugins = try PluginManager(
@@ -125,7 +136,8 @@ public final class Gateway: Sendable {
                     database: database,
                     callbacks: callbacks,
                     httpClient: httpClient,
-                    egress: EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks),
+                    egress: egress,
+                    authenticator: authenticator,
                     logger: logger
                 ),
                 trustedPublisherKeys: trustedKeys
@@ -142,7 +154,8 @@ public final class Gateway: Sendable {
             database: database,
             callbacks: callbacks,
             httpClient: httpClient,
-            egress: EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks),
+            egress: egress,
+            authenticator: authenticator,
             callbackSteps: steps,
             configuration: configuration.engine,
             parser: { [plugins] in try await definitionParser(plugins: plugins, callbackSteps: steps) },

@@ -61,13 +61,26 @@ public struct ConnectorHost: @unchecked Sendable {
         return (id, url)
     }
 
+    /// The ABI minor of the host's table: which optional services and request fields it knows.
+    public var abiMinor: Int { Int(api.pointee.abi_minor) }
+
     /// Starts an outbound request; the connector's `httpCompleted` fires exactly once with its id.
-    public func sendHTTP(method: String = "GET", url: String, headers: [String: String] = [:], body: [UInt8] = [], timeoutMilliseconds: Int = 30_000) throws(ConnectorError) -> UInt64 {
+    /// `authentication` (a Logic Apps authentication object of string fields) is applied by the
+    /// host; a host older than ABI 1.1 would ignore it, so the call is refused there instead.
+    public func sendHTTP(
+        method: String = "GET", url: String, headers: [String: String] = [:], body: [UInt8] = [],
+        authentication: [String: String]? = nil, timeoutMilliseconds: Int = 30_000
+    ) throws(ConnectorError) -> UInt64 {
         guard let send = api.pointee.http_send else { throw .unsupported("http_send") }
-        let request: JSONValue = [
+        var fields: [String: JSONValue] = [
             "method": .string(method), "url": .string(url), "timeoutMs": .number(Double(timeoutMilliseconds)),
             "headers": .object(headers.mapValues { .string($0) }),
         ]
+        if let authentication {
+            guard abiMinor >= 1 else { throw .unsupported("this gateway cannot authenticate outbound requests (it needs ABI 1.1; it has 1.\(abiMinor))") }
+            fields["authentication"] = .object(authentication.mapValues { .string($0) })
+        }
+        let request = JSONValue.object(fields)
         var requestID: UInt64 = 0
         let error = ByteSink()
         let status = withBorrowedBytes(request.bytes) { requestBytes in

@@ -36,7 +36,10 @@ final class HTTPWebhookConnector: Connector {
     /// `authentication`) with the `Callgate-*` headers; the operation completes with
     /// `{statusCode, headers, body}` when the answer comes.
     func send(_ request: OutboundRequest, operation: String) throws(ConnectorError) {
-        let id = try host.sendHTTP(method: request.method, url: request.url, headers: request.headers, body: request.body, timeoutMilliseconds: 100_000)
+        let id = try host.sendHTTP(
+            method: request.method, url: request.url, headers: request.headers, body: request.body,
+            authentication: request.authentication, timeoutMilliseconds: 100_000
+        )
         operations.withLock { $0[id] = operation }
     }
 
@@ -88,8 +91,12 @@ final class HTTPWebhookInstance: ConnectorInstance {
             outbound = try OutboundRequest(unsubscribe, context: request, operation: "unsubscribe")
         } else if let answer = request["subscribeResponse"], answer["statusCode"] == .number(201),
                   let location = OutboundRequest.header("Location", in: answer["headers"]) {
-            // Logic Apps leaves this case alone; a 201 + Location names the subscription to delete.
-            outbound = try OutboundRequest(["method": "DELETE", "uri": .string(location)], context: request, operation: "unsubscribe")
+            // Logic Apps leaves this case alone; a 201 + Location names the subscription to delete,
+            // at the same service, so with the subscribe's authentication.
+            let delete: JSONValue = [
+                "method": "DELETE", "uri": .string(location), "authentication": request["inputs"]?["subscribe"]?["authentication"] ?? .null,
+            ]
+            outbound = try OutboundRequest(delete, context: request, operation: "unsubscribe")
         } else {
             return .done(["sent": false])
         }
@@ -110,6 +117,8 @@ struct OutboundRequest {
     var url: String
     var headers: [String: String]
     var body: [UInt8]
+    /// Logic Apps `authentication`, as string fields for the host's `http_send`.
+    var authentication: [String: String]?
 
     init(_ inputs: JSONValue, context: JSONValue, operation: String) throws(ConnectorError) {
         guard let method = inputs["method"]?.string, !method.isEmpty else { throw .invalid("\(operation).method must be a string such as POST") }
@@ -127,22 +136,14 @@ struct OutboundRequest {
         headers["Callgate-Operation"] = operation
         if let subscription = context["subscription"]?.string { headers["Callgate-Subscription-Id"] = subscription }
         if let attempt = context["attemptId"]?.string { headers["Callgate-Attempt-Id"] = attempt }
+        // The gateway applies authentication (Basic, Raw, client certificates, OAuth2 tokens).
         switch inputs["authentication"] {
         case nil, .null?:
-            break
-        case let authentication?:
-            switch authentication["type"]?.string?.lowercased() {
-            case "basic":
-                guard let user = authentication["username"]?.string, let password = authentication["password"]?.string else {
-                    throw .invalid("\(operation).authentication: Basic needs username and password")
-                }
-                headers["Authorization"] = "Basic " + Base64.encode(Array("\(user):\(password)".utf8))
-            case "raw":
-                guard let value = authentication["value"]?.string else { throw .invalid("\(operation).authentication: Raw needs value") }
-                headers["Authorization"] = value
-            case let other:
-                throw .unsupported("\(operation).authentication type '\(other ?? "")' is not supported yet (Basic, Raw)")
-            }
+            authentication = nil
+        case .object(let fields)?:
+            authentication = fields.mapValues { $0.string ?? String(decoding: $0.bytes, as: UTF8.self) }
+        case _?:
+            throw .invalid("\(operation).authentication must be an object with a type")
         }
         switch inputs["body"] {
         case nil, .null?:
@@ -161,25 +162,6 @@ struct OutboundRequest {
     static func header(_ name: String, in headers: JSONValue?) -> String? {
         guard case .object(let fields)? = headers else { return nil }
         return fields.first { $0.key.lowercased() == name.lowercased() }?.value.string
-    }
-}
-
-/// Base64 without Foundation (plugins keep their dependencies small).
-enum Base64 {
-    static func encode(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var output: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
-            let value = (UInt32(chunk[0]) << 16) | (chunk.count > 1 ? UInt32(chunk[1]) << 8 : 0) | (chunk.count > 2 ? UInt32(chunk[2]) : 0)
-            output.append(alphabet[Int((value >> 18) & 63)])
-            output.append(alphabet[Int((value >> 12) & 63)])
-            output.append(chunk.count > 1 ? alphabet[Int((value >> 6) & 63)] : UInt8(ascii: "="))
-            output.append(chunk.count > 2 ? alphabet[Int(value & 63)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }
 

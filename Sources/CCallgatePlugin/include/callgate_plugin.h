@@ -10,6 +10,10 @@
  * grows when a slot is appended to a table or a status or flag value is added. A plugin built
  * against 1.0 loads in every 1.x host; a slot is used only when it lies inside the struct_size the
  * other side declared and is not NULL, so every slot added after 1.0 is optional for both sides.
+ * A request field added in a minor is ignored by older hosts: check callgate_host_api.abi_minor
+ * before relying on it.
+ *
+ * History. 1.0: the first ABI. 1.1: http_send's request may carry "authentication".
  *
  * Types. Only fixed-width integers, size_t, pointers and function pointers; no enum, no bool.
  * Data is UTF-8 JSON in {ptr, len} buffers (never NUL-terminated); readers ignore unknown fields.
@@ -35,7 +39,7 @@
 #include <stdint.h>
 
 #define CALLGATE_ABI_MAJOR 1
-#define CALLGATE_ABI_MINOR 0
+#define CALLGATE_ABI_MINOR 1
 
 /* Marks the one symbol a plugin exports, also under -fvisibility=hidden. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -112,7 +116,11 @@ typedef struct callgate_host_api {
                                  const callgate_writer *error);
 
     /* Starts an outbound HTTP request through the gateway's client and egress policy.
-     * request_json: {"method": "POST", "url": "https://...", "headers": {"k": "v"}, "timeoutMs": 30000}
+     * request_json: {"method": "POST", "url": "https://...", "headers": {"k": "v"}, "timeoutMs": 30000,
+     *                "authentication": {"type": "Basic", ...}}
+     * authentication (since 1.1, optional): a Logic Apps authentication object of string fields that
+     * the host applies: Basic, Raw, ClientCertificate (pfx + password, or PEM certificate +
+     * privateKey), ActiveDirectoryOAuth (client credentials; the host fetches and caches the token).
      * Returns CALLGATE_PENDING and *request_id; the plugin's http_completed hook then fires exactly
      * once (never inside this call) with OK, ERR_TIMEOUT, ERR_CANCELLED, ERR_DENIED or another error.
      * Returns a negative status (and no completion) when the request is refused at once. */

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CallgateExpressions
+import CallgateOutbound
 import CallgateWorkflow
 import Foundation
 import NIOCore
@@ -58,10 +59,21 @@ struct HttpAction {
         }
         let pollURL = state["pollUrl"]?.string
         var request: HTTPClientRequest
+        let authentication: OutboundAuthentication?
         do {
-            if let pollURL { request = try OutboundRequest.poll(url: pollURL, inputs: inputs) } else { request = try OutboundRequest.make(inputs) }
+            if let pollURL { request = OutboundRequest.poll(url: pollURL) } else { request = try OutboundRequest.make(inputs) }
+            authentication = try OutboundRequest.authentication(inputs["authentication"])
         } catch {
             return .finished(.failed, outputs: nil, error: ActionFailure.coded("InvalidRequest", error.message).value)
+        }
+        do {
+            try await engine.authenticator.apply(authentication, to: &request)
+        } catch {
+            // A token endpoint that is down is retried like the service itself would be.
+            if error.isRetryable, let delay = policy.delay(beforeRetry: attempts + 1, retryAfter: nil), pollURL == nil {
+                return .retry(at: Date().addingTimeInterval(delay), attempts: attempts + 1, lastOutputs: nil)
+            }
+            return .finished(.failed, outputs: nil, error: ActionFailure.coded("AuthenticationFailed", error.message).value)
         }
         let attemptID = "\(snapshot.run.id):\(snapshot.record.key):\(attempts + 1)"
         request.headers.replaceOrAdd(name: "Callgate-Attempt-Id", value: attemptID)

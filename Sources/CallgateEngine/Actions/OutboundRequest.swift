@@ -36,7 +36,8 @@ struct OutboundResponse: Sendable {
 }
 
 /// Builds requests from evaluated Logic Apps HTTP inputs (`method`, `uri`, `headers`, `queries`,
-/// `body`, `authentication`) and sends them through the egress policy.
+/// `body`; `authentication` is applied by the gateway's ``OutboundAuthenticator``) and sends them
+/// through the egress policy.
 enum OutboundRequest {
     static func make(_ inputs: ExpressionValue) throws(ActionProblem) -> HTTPClientRequest {
         guard let method = inputs["method"]?.string, !method.isEmpty else { throw ActionProblem("inputs.method must be a string such as GET or POST") }
@@ -57,7 +58,6 @@ enum OutboundRequest {
                 request.headers.add(name: name, value: value.stringValue)
             }
         }
-        try authenticate(&request, inputs["authentication"])
         if let body = inputs["body"], body != .null {
             let (bytes, contentType) = HTTPContent.encode(body)
             if let contentType, !request.headers.contains(name: "Content-Type") { request.headers.add(name: "Content-Type", value: contentType) }
@@ -66,29 +66,21 @@ enum OutboundRequest {
         return request
     }
 
-    /// The GET that polls a 202's `Location`, with the action's authentication.
-    static func poll(url: String, inputs: ExpressionValue) throws(ActionProblem) -> HTTPClientRequest {
+    /// The GET that polls a 202's `Location` (authenticated like the action's request).
+    static func poll(url: String) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
-        try authenticate(&request, inputs["authentication"])
         return request
     }
 
-    /// `authentication`: `Basic` (username, password) and `Raw` (value, sent as Authorization).
-    static func authenticate(_ request: inout HTTPClientRequest, _ authentication: ExpressionValue?) throws(ActionProblem) {
-        guard let authentication, authentication != .null else { return }
-        let type = authentication["type"]?.string ?? ""
-        switch type.lowercased() {
-        case "basic":
-            guard let user = authentication["username"]?.string, let password = authentication["password"]?.string else {
-                throw ActionProblem("Basic authentication needs username and password")
-            }
-            request.headers.replaceOrAdd(name: "Authorization", value: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())
-        case "raw":
-            guard let value = authentication["value"]?.string else { throw ActionProblem("Raw authentication needs value") }
-            request.headers.replaceOrAdd(name: "Authorization", value: value)
-        default:
-            throw ActionProblem("authentication type '\(type)' is not supported by the Http action (use Basic or Raw)")
+    /// The step's `authentication` object, read (its fields are strings once evaluated).
+    static func authentication(_ value: ExpressionValue?) throws(ActionProblem) -> OutboundAuthentication? {
+        guard let value, value != .null else { return nil }
+        guard case .object(let members) = value else { throw ActionProblem("inputs.authentication must be an object with a type") }
+        do {
+            return try OutboundAuthentication(fields: members.mapValues(\.stringValue))
+        } catch {
+            throw ActionProblem(error.message)
         }
     }
 

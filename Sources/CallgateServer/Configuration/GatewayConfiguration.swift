@@ -88,6 +88,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var pluginTrustedKeysPath: String?
     /// Refuse outbound calls to loopback and private networks too (link-local is always refused).
     public var egressDenyPrivateNetworks = false
+    /// PEM CA bundle trusted for outbound HTTPS besides the system roots (services with a private CA).
+    public var outboundCAPath: String?
     /// Request and connection bounds.
     public var limits = Limits()
     /// Workflow engine tuning.

@@ -86,6 +86,9 @@ extension Setting {
             guard let value = Bool(text.lowercased()) else { throw SettingValueError(reason: "'\(text)' is not true or false") }
             config.egressDenyPrivateNetworks = value
         },
+        Setting("outbound.ca_file", flag: "outbound-ca-file", help: "PEM CA bundle trusted for outbound HTTPS (Http actions, subscribes, token endpoints) besides the system roots (default: none)") {
+            $0.outboundCAPath = try nonEmpty($1)
+        },
         Setting("limits.max_body_bytes", flag: "max-body-bytes", help: "largest request body; larger gets 413 (default 16777216)") {
             $0.limits.maxBodyBytes = try positive($1)
         },

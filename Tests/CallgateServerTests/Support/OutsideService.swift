@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Synchronization
@@ -15,7 +16,11 @@ import Synchronization
 ///   answers 202 N times, then 200 `{"done": true}`;
 /// * `/subscribe`: 201 with `{"subscription": n}` and `Location: http://{host}/subscriptions/{n}`
 ///   (which answers DELETE with 200);
-/// * `/unsubscribe?fail=N`: 503 the first N times, then 200.
+/// * `/unsubscribe?fail=N`: 503 the first N times, then 200;
+/// * `/token`: an OAuth2 token endpoint for client `callgate` with secret `s3cret`
+///   (client_credentials, form-encoded): `{"access_token": "token-n", "expires_in": 3600}`, else 401.
+///
+/// With `tls`, it serves HTTPS instead (and can demand a client certificate).
 final class OutsideService: Sendable {
     struct Recorded: Sendable {
         let method: String
@@ -45,7 +50,8 @@ final class OutsideService: Sendable {
     private let task: Task<Void, any Error>
     private let log: Log
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    let scheme: String
+    var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Requests received so far, optionally only those whose path starts with `prefix`.
     func requests(_ prefix: String = "/") -> [Recorded] {
@@ -54,7 +60,7 @@ final class OutsideService: Sendable {
 
     /// Starts the service on `port` (0: one chosen at random), e.g. again on the port of a
     /// stopped one to play a subscriber that was down.
-    static func start(port: Int = 0) async throws -> OutsideService {
+    static func start(port: Int = 0, tls: TLSConfiguration? = nil) async throws -> OutsideService {
         let log = Log()
         let count = log.count
         let router = Router()
@@ -99,23 +105,42 @@ final class OutsideService: Sendable {
                 return try reply(attempt <= failures ? 503 : 200, ["attempt": .init(attempt)])
             }
         }
+        router.post("token") { request, _ in
+            var request = request
+            let form = String(buffer: try await request.collectBody(upTo: 1 << 16))
+            var fields: [String: String] = [:]
+            for pair in form.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+                if parts.count == 2 { fields[parts[0]] = parts[1] }
+            }
+            guard fields["grant_type"] == "client_credentials", fields["client_id"] == "callgate", fields["client_secret"] == "s3cret" else {
+                return try reply(401, ["error": .init("invalid_client")])
+            }
+            return try reply(200, ["access_token": .init("token-\(count("token"))"), "expires_in": .init(3600), "token_type": .init("Bearer")])
+        }
         var logger = Logger(label: "outside-service")
         logger.logLevel = .critical
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: port)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let configuration = ApplicationConfiguration(address: .hostname("127.0.0.1", port: port))
+        let onRunning: @Sendable (any Channel) async -> Void = { channel in continuation.yield(channel.localAddress?.port ?? 0) }
+        let task: Task<Void, any Error>
+        if let tls {
+            let app = Application(
+                router: router, server: try .tls(.http1(), tlsConfiguration: tls), configuration: configuration, onServerRunning: onRunning, logger: logger
+            )
+            task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        } else {
+            let app = Application(router: router, configuration: configuration, onServerRunning: onRunning, logger: logger)
+            task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        }
         var iterator = stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("outside service did not start") }
-        return OutsideService(port: port, task: task, log: log)
+        return OutsideService(port: port, scheme: tls == nil ? "http" : "https", task: task, log: log)
     }
 
-    private init(port: Int, task: Task<Void, any Error>, log: Log) {
+    private init(port: Int, scheme: String, task: Task<Void, any Error>, log: Log) {
         self.port = port
+        self.scheme = scheme
         self.task = task
         self.log = log
     }
