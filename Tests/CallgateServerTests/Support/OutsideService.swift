@@ -17,6 +17,8 @@ import Synchronization
 /// * `/subscribe`: 201 with `{"subscription": n}` and `Location: http://{host}/subscriptions/{n}`
 ///   (which answers DELETE with 200);
 /// * `/unsubscribe?fail=N`: 503 the first N times, then 200;
+/// * `/api/**`: a resource API: POST answers 201 with `{"id": n}` (n counts per path), DELETE
+///   answers 204, anything else 200 `{}`;
 /// * `/token`: an OAuth2 token endpoint for client `callgate` with secret `s3cret`
 ///   (client_credentials, form-encoded): `{"access_token": "token-n", "expires_in": 3600}`, else 401.
 ///
@@ -103,6 +105,15 @@ final class OutsideService: Sendable {
                 let attempt = count("unsubscribe")
                 let failures = request.uri.queryParameters["fail"].flatMap { Int($0) } ?? 0
                 return try reply(attempt <= failures ? 503 : 200, ["attempt": .init(attempt)])
+            }
+        }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete] {
+            router.on("api/**", method: method) { request, _ in
+                switch request.method {
+                case .post: return try reply(201, ["id": .init(count(request.uri.path))])
+                case .delete: return Response(status: .noContent)
+                default: return try reply(200, [:])
+                }
             }
         }
         router.post("token") { request, _ in
