@@ -18,13 +18,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 
 swift build -c release --product callgate-test-gateway
 GATEWAY="$(swift build -c release --show-bin-path)/callgate-test-gateway"
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-SUBSCRIBER_PORT=$(free_port)
-BASE="https://127.0.0.1:$PORT"
-export CALLGATE_ADMIN_TOKEN=bench
+source bench/lib.sh
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 start_gateway() {

@@ -27,6 +27,7 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-client-ca"), help: help("admin.client_ca")) var adminClientCA: String?
     @Option(name: .customLong("plugin-trusted-keys"), help: help("plugins.trusted_keys")) var pluginTrustedKeys: String?
     @Option(name: .customLong("egress-deny-private"), help: help("egress.deny_private")) var egressDenyPrivate: String?
+    @Option(name: .customLong("outbound-ca-file"), help: help("outbound.ca_file")) var outboundCAFile: String?
     @Option(name: .customLong("max-body-bytes"), help: help("limits.max_body_bytes")) var maxBodyBytes: String?
     @Option(name: .customLong("max-header-bytes"), help: help("limits.max_header_bytes")) var maxHeaderBytes: String?
     @Option(name: .customLong("max-url-length"), help: help("limits.max_url_length")) var maxURLLength: String?
@@ -45,6 +46,7 @@ public struct ServeCommand: AsyncParsableCommand {
             ("certs_dir", certsDirectory), ("tls.certificate", tlsCertificate), ("tls.key", tlsKey),
             ("tls.minimum_version", tlsMinimumVersion), ("admin.listen", adminListen), ("admin.client_ca", adminClientCA),
             ("plugins.trusted_keys", pluginTrustedKeys), ("egress.deny_private", egressDenyPrivate),
+            ("outbound.ca_file", outboundCAFile),
             ("limits.max_body_bytes", maxBodyBytes), ("limits.max_header_bytes", maxHeaderBytes),
             ("limits.max_url_length", maxURLLength), ("limits.idle_timeout_seconds", idleTimeoutSeconds),
             ("limits.request_head_timeout_seconds", requestHeadTimeoutSeconds), ("limits.max_connections", maxConnections),

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CallgateEngine
+import CallgateExpressions
 import Foundation
 
 /// `callgate workflow deploy NAME FILE.json | list | show NAME | enable NAME | disable NAME | delete NAME
@@ -60,12 +62,44 @@ struct WorkflowCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a workflow and its live definition.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a workflow: its live version, its trigger's subscription (state, last error, next attempt, unsubscribes) and its definition."
+        )
         @OptionGroup var client: AdminClientOptions
         @Argument(help: "The workflow's name.") var name: String
 
         func run() async throws {
-            printJSON(try await client.makeClient().send(.GET, "/api/v1/workflows/\(name)"))
+            let data = try await client.makeClient().send(.GET, "/api/v1/workflows/\(name)")
+            if client.json { return printJSON(data) }
+            struct Detail: Decodable {
+                let workflow: Summary
+                let subscription: TriggerSubscriptionStatus?
+                let definition: ExpressionValue
+            }
+            let detail = try decodeAPI(Detail.self, from: data)
+            let workflow = detail.workflow
+            print("workflow \(workflow.name)  v\(workflow.version)  \(workflow.enabled ? "enabled" : "disabled")")
+            print("trigger \(workflow.trigger) (\(workflow.triggerType)), \(workflow.actions) actions")
+            if let subscription = detail.subscription { Self.describe(subscription) }
+            print("definition:")
+            printJSON(Data(detail.definition.jsonText.utf8))
+        }
+
+        private static func describe(_ subscription: TriggerSubscriptionStatus) {
+            var line = "subscription: \(subscription.state)"
+            if let since = subscription.subscribedAt, subscription.state == "subscribed" { line += " since \(isoString(since))" }
+            if case .integer(let status)? = subscription.subscription?["statusCode"] { line += " (answered \(status))" }
+            if subscription.attempts > 0 { line += ", \(subscription.attempts) failed attempt(s)" }
+            if let error = subscription.lastError { line += ": \(error)" }
+            if let next = subscription.nextAttemptAt {
+                line += "; next attempt \(isoString(next))"
+            } else if subscription.state == "failed" {
+                line += "; retried on enable or redeploy"
+            }
+            print(line)
+            for call in subscription.unsubscribes {
+                print("unsubscribe queued \(isoString(call.queuedAt)): \(call.status) after \(call.attempts) attempt(s)" + (call.lastError.map { " — \($0)" } ?? ""))
+            }
         }
     }
 

@@ -237,6 +237,23 @@ enum StoreMigrations {
                     ) STRICT;
                     CREATE INDEX trigger_subscription_by_due ON trigger_subscription(next_attempt_at) WHERE next_attempt_at IS NOT NULL;
                     CREATE INDEX run_outbox_by_workflow ON run_outbox(workflow, created_at);
+
+                    -- Work item ids are never reused: a worker still holding an item that a run's
+                    -- end already deleted must not delete a newer item given the same rowid.
+                    CREATE TABLE run_work_v5 (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        run_id TEXT NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('start', 'timer')),
+                        action_key TEXT NOT NULL,
+                        due_at REAL NOT NULL,
+                        lease_until REAL NOT NULL DEFAULT 0
+                    ) STRICT;
+                    INSERT INTO run_work_v5 (id, run_id, kind, action_key, due_at, lease_until)
+                        SELECT id, run_id, kind, action_key, due_at, lease_until FROM run_work;
+                    DROP TABLE run_work;
+                    ALTER TABLE run_work_v5 RENAME TO run_work;
+                    CREATE INDEX run_work_by_due ON run_work(due_at);
+                    CREATE INDEX run_work_by_run ON run_work(run_id, action_key);
                     """
             )
         }

@@ -8,15 +8,15 @@ import Testing
 /// The README's "Run a workflow" walk-through, done as a user does it: the real `callgate`
 /// binary, the workflow file from the README, the trigger URL from `workflow callback-url`.
 @Suite struct ReadmeWorkflowTests {
-    /// The text between `cat > NAME <<'JSON'` and `JSON` in the README.
-    static func readmeFile(_ name: String) throws -> String {
+    /// The text between `cat > NAME <<'MARKER'` and `MARKER` in the README.
+    static func readmeFile(_ name: String, marker: String = "JSON") throws -> String {
         let readme = try String(
             contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("README.md"),
             encoding: .utf8
         )
-        let start = try #require(readme.range(of: "cat > \(name) <<'JSON'\n"))
-        let end = try #require(readme.range(of: "\nJSON\n", range: start.upperBound..<readme.endIndex))
+        let start = try #require(readme.range(of: "cat > \(name) <<'\(marker)'\n"))
+        let end = try #require(readme.range(of: "\n\(marker)\n", range: start.upperBound..<readme.endIndex))
         return String(readme[start.upperBound..<end.lowerBound])
     }
 
@@ -66,6 +66,91 @@ import Testing
         let cancel = try callgate(["run", "cancel", runID])
         #expect(cancel.status != 0)
         #expect(cancel.stderr.contains("has already ended"))
+        #expect(await server.terminate() == 0)
+    }
+
+    /// The README's webhook walk-through: the subscriber script and workflow file from the README,
+    /// the real binary, the URL the subscriber printed, the run seen through `run show`.
+    @Test func theWebhookWalkThroughRunsAsWritten() async throws {
+        guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            print("skipped theWebhookWalkThroughRunsAsWritten: python3 is not installed (.ci/run installs it)")
+            return
+        }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let subscriberPort = try CLITests.freePort()
+        for (name, marker) in [("subscriber.py", "PY"), ("pushes.json", "JSON")] {
+            try Self.readmeFile(name, marker: marker).replacingOccurrences(of: "9000", with: "\(subscriberPort)")
+                .write(toFile: directory.path + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let printed = directory.path + "/subscriber.out"
+        FileManager.default.createFile(atPath: printed, contents: nil)
+        let subscriber = Process()
+        subscriber.executableURL = URL(fileURLWithPath: python)
+        subscriber.arguments = ["subscriber.py"]
+        subscriber.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        subscriber.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: printed))
+        subscriber.standardError = FileHandle.nullDevice
+        try subscriber.run()
+        defer {
+            // SIGKILL: a child of Foundation's Process may start with SIGTERM blocked, and one left
+            // running would hold the test runner's output open.
+            kill(subscriber.processIdentifier, SIGKILL)
+            subscriber.waitUntilExit()
+        }
+        func lines(_ prefix: String) -> [String] {
+            ((try? String(contentsOfFile: printed, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+        }
+
+        let token = ["CALLGATE_TOKEN": "t", "CALLGATE_ADMIN_TOKEN": "t"]
+        let server = try CLITests.Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: token)
+        let port = try await server.port()
+        func callgate(_ arguments: [String]) throws -> CLITests.Outcome {
+            try CLITests.run(arguments + ["--server", "https://127.0.0.1:\(port)"], in: directory.path, environment: token)
+        }
+        let deployed = try callgate(["workflow", "deploy", "pushes", "pushes.json"])
+        #expect(deployed.stdout == "deployed pushes version 1 (HttpWebhook trigger 'onPush', 1 actions)\n", "\(deployed.stderr)")
+        let subscribe = try await WaitingStepTests.eventually { lines("POST /hooks ").first }
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(subscribe.dropFirst("POST /hooks ".count).utf8)) as? [String: Any])
+        #expect(body["events"] as? [String] == ["push"])
+        let url = try #require(body["url"] as? String)
+        #expect(url.contains("sp=trigger"))
+        let show = try await WaitingStepTests.eventually { () -> String? in
+            let output = (try? callgate(["workflow", "show", "pushes"]))?.stdout ?? ""
+            return output.contains("subscription: subscribed since") ? output : nil
+        }
+        #expect(show.contains("(answered 201)"))
+
+        // The URL starts with the default public URL (https://127.0.0.1:0 here): aim it at the port.
+        let target = "https://127.0.0.1:\(port)/cb/" + (url.components(separatedBy: "/cb/").last ?? "")
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(directory.path + "/certs/ca.pem")
+        func post(_ json: String) async throws -> (status: UInt, body: String) {
+            try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls)) { http in
+                var request = HTTPClientRequest(url: target)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: json))
+                let response = try await http.execute(request, timeout: .seconds(30))
+                return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+            }
+        }
+        let accepted = try await post(#"{"repository": "acme/widgets", "ref": "main"}"#)
+        #expect(accepted.status == 202)
+        let runID = try #require((try JSONSerialization.jsonObject(with: Data(accepted.body.utf8)) as? [String: Any])?["runId"] as? String)
+        let run = try await WaitingStepTests.eventually { () -> String? in
+            let output = (try? callgate(["run", "show", runID]))?.stdout ?? ""
+            return output.contains("pushes v1  Succeeded") ? output : nil
+        }
+        #expect(run.contains("- Summary (Compose): Succeeded"))
+        #expect(run.contains("acme/widgets pushed to main"))
+
+        #expect(try callgate(["workflow", "disable", "pushes"]).stdout == "disabled pushes\n")
+        _ = try await WaitingStepTests.eventually { lines("DELETE /hooks/1 ").first }
+        #expect(try await post("{}").status == 410)
+        #expect(try callgate(["workflow", "enable", "pushes"]).stdout == "enabled pushes\n")
+        let again = try await WaitingStepTests.eventually { lines("POST /hooks ").dropFirst().first }
+        #expect(!again.contains(url))
         #expect(await server.terminate() == 0)
     }
 }

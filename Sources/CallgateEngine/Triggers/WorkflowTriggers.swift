@@ -292,9 +292,9 @@ extension WorkflowEngine {
 }
 
 /// A trigger subscription as operators see it (`workflow show`).
-public struct TriggerSubscriptionStatus: Sendable, Encodable, Equatable {
+public struct TriggerSubscriptionStatus: Sendable, Codable, Equatable {
     /// One unsubscribe call of the trigger, through the outbox.
-    public struct Unsubscribe: Sendable, Encodable, Equatable {
+    public struct Unsubscribe: Sendable, Codable, Equatable {
         /// `pending`, `succeeded` or `failed`.
         public var status: String
         public var attempts: Int

@@ -173,18 +173,41 @@ enum OpenAPIDocument {
                 '401': {$ref: '#/components/responses/Unauthorized'}
             get:
               operationId: getWorkflow
-              summary: One workflow with its live definition.
+              summary: One workflow with its live definition and its trigger's subscription.
               parameters:
                 - {name: name, in: path, required: true, schema: {type: string}}
               responses:
                 '200':
-                  description: The workflow and its definition.
+                  description: The workflow, its subscription (for triggers that subscribe) and its definition.
                   content:
                     application/json:
                       schema:
                         type: object
                         properties:
                           workflow: {$ref: '#/components/schemas/Workflow'}
+                          subscription:
+                            type: object
+                            description: Absent for a trigger that never subscribed (Request).
+                            properties:
+                              trigger: {type: string}
+                              type: {type: string}
+                              state: {type: string, enum: [subscribing, subscribed, failed, unsubscribed]}
+                              version: {type: integer}
+                              attempts: {type: integer, description: Failed attempts since the last success.}
+                              subscribedAt: {type: string, format: date-time}
+                              nextAttemptAt: {type: string, format: date-time}
+                              lastError: {type: string}
+                              subscription: {description: What the subscribe returned (the subscriber's statusCode, headers, body).}
+                              unsubscribes:
+                                type: array
+                                items:
+                                  type: object
+                                  properties:
+                                    status: {type: string, enum: [pending, succeeded, failed]}
+                                    attempts: {type: integer}
+                                    lastError: {type: string}
+                                    queuedAt: {type: string, format: date-time}
+                                    completedAt: {type: string, format: date-time}
                           definition: {type: object}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/Error'}
@@ -200,7 +223,7 @@ enum OpenAPIDocument {
           /api/v1/workflows/{name}:enable:
             post:
               operationId: enableWorkflow
-              summary: Enable a workflow.
+              summary: Enable a workflow; a subscribing trigger is subscribed (a failed subscription is retried at once).
               parameters:
                 - {name: name, in: path, required: true, schema: {type: string}}
               responses:
@@ -210,7 +233,7 @@ enum OpenAPIDocument {
           /api/v1/workflows/{name}:disable:
             post:
               operationId: disableWorkflow
-              summary: Disable a workflow.
+              summary: Disable a workflow; a subscribing trigger is unsubscribed through the outbox and its URL answers 410.
               parameters:
                 - {name: name, in: path, required: true, schema: {type: string}}
               responses:
