@@ -72,6 +72,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Mail: RFC 5322/2045 messages and the text side of SMTP, for the approval connector.
+        .target(
+            name: "CallgateMail",
+            swiftSettings: strictSettings
+        ),
         // The plugin ABI: one C header, the contract with every plugin.
         .target(
             name: "CCallgatePlugin",
@@ -282,6 +287,11 @@ let package = Package(
         .testTarget(
             name: "CallgateWorkflowTests",
             dependencies: ["CallgateWorkflow", "CallgateExpressions"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CallgateMailTests",
+            dependencies: ["CallgateMail"],
             swiftSettings: strictSettings
         ),
         .testTarget(
