@@ -75,6 +75,11 @@ let package = Package(
         // Mail: RFC 5322/2045 messages and the text side of SMTP, for the approval connector.
         .target(
             name: "CallgateMail",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strictSettings
         ),
         // The plugin ABI: one C header, the contract with every plugin.
@@ -291,7 +296,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CallgateMailTests",
-            dependencies: ["CallgateMail"],
+            dependencies: ["CallgateMail", "CallgateTesting", .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: strictSettings
         ),
         .testTarget(
