@@ -181,6 +181,14 @@ public struct RunTransaction {
         try CallbackRegistry.insert(id: id, owner: CallbackOwner(kind: ActionCallbackHandler.ownerKind, workflow: workflow, runID: runID, step: actionKey), scope: scope, in: db)
     }
 
+    /// Registers a callback id owned by a workflow's trigger.
+    public func registerTriggerCallback(id: String, workflow: String, trigger: String) throws {
+        try CallbackRegistry.insert(
+            id: id, owner: CallbackOwner(kind: TriggerCallbackHandler.ownerKind, workflow: workflow, step: trigger),
+            scope: TriggerCallbackHandler.scope, in: db
+        )
+    }
+
     /// Closes one callback id: its URL answers `410` from now on.
     public func closeCallback(id: String) throws {
         try CallbackRegistry.close(id: id, in: db)

@@ -20,12 +20,7 @@ enum TriggerFiring {
         var firings = [triggerOutputs]
         if let splitOn = trigger.splitOn {
             context.triggerOutputs = triggerOutputs
-            let items: ExpressionValue
-            do {
-                items = try Template.parse(splitOn).evaluate(in: context)
-            } catch {
-                throw EngineError.invalid("the trigger's splitOn '\(splitOn)' failed: \(error)")
-            }
+            let items = try evaluate(splitOn, as: "the trigger's splitOn", in: context)
             guard case .array(let elements) = items else {
                 throw EngineError.invalid("the trigger's splitOn '\(splitOn)' must give an array; it gave a \(items.typeName)")
             }
@@ -43,14 +38,18 @@ enum TriggerFiring {
         return passing
     }
 
+    /// One expression, its failure named as `what` with the expression text.
+    private static func evaluate(_ expression: String, as what: String, in context: TriggerExpressionContext) throws(EngineError) -> ExpressionValue {
+        do {
+            return try Template.parse(expression).evaluate(in: context)
+        } catch {
+            throw EngineError.invalid("\(what) '\(expression)' failed: \(error)")
+        }
+    }
+
     private static func holds(_ conditions: [String], in context: TriggerExpressionContext) throws(EngineError) -> Bool {
         for condition in conditions {
-            let value: ExpressionValue
-            do {
-                value = try Template.parse(condition).evaluate(in: context)
-            } catch {
-                throw EngineError.invalid("the trigger condition '\(condition)' failed: \(error)")
-            }
+            let value = try evaluate(condition, as: "the trigger condition", in: context)
             guard case .bool(let holds) = value else {
                 throw EngineError.invalid("the trigger condition '\(condition)' must give a Boolean; it gave a \(value.typeName)")
             }

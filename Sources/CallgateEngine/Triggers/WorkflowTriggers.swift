@@ -39,10 +39,7 @@ extension WorkflowEngine {
             ) {
                 return existing
             }
-            try CallbackRegistry.insert(
-                id: candidate, owner: CallbackOwner(kind: TriggerCallbackHandler.ownerKind, workflow: workflow, step: trigger.name),
-                scope: TriggerCallbackHandler.scope, in: transaction.db
-            )
+            try transaction.registerTriggerCallback(id: candidate, workflow: workflow, trigger: trigger.name)
             try transaction.db.execute(
                 sql: "INSERT INTO workflow_trigger (workflow, trigger, callback_id) VALUES (?, ?, ?)", arguments: [workflow, trigger.name, candidate]
             )
@@ -60,7 +57,8 @@ extension WorkflowEngine {
             try transaction.fetchRow(sql: "SELECT enabled, current_version FROM workflow WHERE name = ?", arguments: [workflow])
                 .map { LiveWorkflow(enabled: $0[0], version: $0[1]) }
         }
-        let definition = try await live.asyncMap { try await definitions.graph(workflow: workflow, version: $0.version).definition }
+        var definition: WorkflowDefinition?
+        if let live { definition = try await definitions.graph(workflow: workflow, version: live.version).definition }
         let keep = definition?.trigger.type == "Request" ? definition?.trigger.name : nil
         try await store.transition { [keep] transaction in
             let rows = try Row.fetchAll(transaction.db, sql: "SELECT trigger, callback_id FROM workflow_trigger WHERE workflow = ?", arguments: [workflow])
@@ -135,10 +133,7 @@ extension WorkflowEngine {
                 }
             }
             if var desired {
-                try CallbackRegistry.insert(
-                    id: desired.callbackID, owner: CallbackOwner(kind: TriggerCallbackHandler.ownerKind, workflow: workflow, step: desired.trigger),
-                    scope: TriggerCallbackHandler.scope, in: transaction.db
-                )
+                try transaction.registerTriggerCallback(id: desired.callbackID, workflow: workflow, trigger: desired.trigger)
                 desired.nextAttemptAt = now
                 try transaction.save(desired, releasingLease: true)
             }
@@ -154,10 +149,7 @@ extension WorkflowEngine {
         _ record: TriggerSubscriptionRecord, subscription: ExpressionValue, steps: CallbackStepRegistry,
         sign: @Sendable (String) -> String?, in transaction: RunTransaction
     ) throws {
-        var context = TriggerExpressionContext(
-            workflow: record.workflow, version: record.version, triggerName: record.trigger, parameters: record.parameters
-        )
-        context.callbackURL = sign(record.callbackID)
+        var context = record.expressionContext(callbackURL: sign(record.callbackID))
         context.subscribeResponse = subscription
         let inputs: ExpressionValue
         do {
@@ -165,10 +157,7 @@ extension WorkflowEngine {
         } catch {
             inputs = .object(["error": .string("unsubscribe inputs failed to evaluate: \(error)")])
         }
-        let request = CallbackStepRequest(
-            workflow: record.workflow, runID: "", actionName: record.trigger, actionKey: record.trigger,
-            subscriptionID: record.callbackID, callbackURL: nil, inputs: inputs, subscription: subscription
-        )
+        let request = record.stepRequest(inputs: inputs, callbackURL: nil, subscription: subscription)
         try transaction.enqueueOutbox(
             runID: nil, actionKey: nil, workflow: record.workflow, stepType: record.stepType, operation: triggerUnsubscribeOperation,
             request: request.stored, maxAttempts: steps.trigger(for: record.stepType)?.unsubscribeAttempts ?? 8
@@ -186,21 +175,14 @@ extension WorkflowEngine {
     /// (a 4xx, a bad expression) waits for enable or redeploy. A subscription that was replaced
     /// or removed while this attempt ran is unsubscribed at once.
     func attemptSubscription(_ record: TriggerSubscriptionRecord) async {
-        var context = TriggerExpressionContext(
-            workflow: record.workflow, version: record.version, triggerName: record.trigger, parameters: record.parameters
-        )
-        context.callbackURL = triggerSigner(record.callbackID)
+        let context = record.expressionContext(callbackURL: triggerSigner(record.callbackID))
         var policy = RetryPolicy.standard
         let outcome: Result<ExpressionValue, CallbackStepError>
         if let step = callbackSteps.trigger(for: record.stepType) {
             do {
                 let inputs = try InputEvaluation.evaluate(record.definition["inputs"] ?? .null, in: context, deferring: step.deferredInputs)
                 policy = (try? RetryPolicy.parse(inputs["subscribe"]?["retryPolicy"]).get()) ?? .standard
-                let request = CallbackStepRequest(
-                    workflow: record.workflow, runID: "", actionName: record.trigger, actionKey: record.trigger,
-                    subscriptionID: record.callbackID, callbackURL: context.callbackURL, inputs: inputs
-                )
-                outcome = .success(try await step.subscribe(request))
+                outcome = .success(try await step.subscribe(record.stepRequest(inputs: inputs, callbackURL: context.callbackURL)))
             } catch let error as CallbackStepError {
                 outcome = .failure(error)
             } catch {
@@ -319,9 +301,20 @@ public struct TriggerSubscriptionStatus: Sendable, Codable, Equatable {
     public var unsubscribes: [Unsubscribe]
 }
 
-extension Optional {
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
+extension TriggerSubscriptionRecord {
+    /// What the trigger's expressions see: its workflow, parameters and URL.
+    func expressionContext(callbackURL: String?) -> TriggerExpressionContext {
+        var context = TriggerExpressionContext(workflow: workflow, version: version, triggerName: trigger, parameters: parameters)
+        context.callbackURL = callbackURL
+        return context
+    }
+
+    /// The subscription as its step sees it: a trigger has no run, and its name stands for the
+    /// action's.
+    func stepRequest(inputs: ExpressionValue, callbackURL: String?, subscription: ExpressionValue? = nil) -> CallbackStepRequest {
+        CallbackStepRequest(
+            workflow: workflow, runID: "", actionName: trigger, actionKey: trigger, subscriptionID: callbackID,
+            callbackURL: callbackURL, inputs: inputs, subscription: subscription
+        )
     }
 }
