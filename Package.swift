@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "CallgateExampleSwift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
         // The HTTP-Webhook connector, as a shared library a gateway loads (it is also bundled).
         .library(name: "CallgateHTTPWebhook", type: .dynamic, targets: ["HTTPWebhookPlugin"]),
+        // The approval-email connector, as a shared library a gateway loads (it is also bundled).
+        .library(name: "CallgateApprovalEmail", type: .dynamic, targets: ["ApprovalEmailPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -39,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Store: the SQLite database, its migrations and the group-commit writer.
@@ -146,6 +149,25 @@ let package = Package(
             path: "Plugins/HTTPWebhook/Export",
             swiftSettings: strictSettings
         ),
+        // The approval-email connector (SendApprovalEmail action): mails over SMTP or to the
+        // outbox, confirmation pages from Mustache templates; and its shared-library export.
+        .target(
+            name: "ApprovalEmailConnector",
+            dependencies: [
+                "ConnectorKit",
+                "CallgateMail",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Plugins/ApprovalEmail/Connector",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ApprovalEmailPlugin",
+            dependencies: ["ApprovalEmailConnector"],
+            path: "Plugins/ApprovalEmail/Export",
+            swiftSettings: strictSettings
+        ),
         // Expressions: the workflow expression language (parser, templates, evaluator, functions).
         .target(
             name: "CallgateExpressions",
@@ -187,6 +209,7 @@ let package = Package(
                 "CallgateCallbacks",
                 "CallgateOutbound",
                 "CallgatePluginHost",
+                "CallgateMail",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -218,6 +241,7 @@ let package = Package(
                 "CallgatePluginHost",
                 "ExampleSwiftConnector",
                 "HTTPWebhookConnector",
+                "ApprovalEmailConnector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import ApprovalEmailConnector
 import CallgatePluginHost
 import ExampleSwiftConnector
 import HTTPWebhookConnector
@@ -10,6 +11,9 @@ public enum BundledPlugins {
         },
         BundledPlugin(id: "http-webhook", version: "1.0.0", operations: ["HttpWebhook"]) { offer, answer in
             httpWebhookNegotiate(OpaquePointer(offer), OpaquePointer(answer))
+        },
+        BundledPlugin(id: "approval-email", version: "1.0.0", operations: ["SendApprovalEmail"]) { offer, answer in
+            approvalEmailNegotiate(OpaquePointer(offer), OpaquePointer(answer))
         },
     ]
 }

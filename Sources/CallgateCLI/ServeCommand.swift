@@ -28,6 +28,13 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("plugin-trusted-keys"), help: help("plugins.trusted_keys")) var pluginTrustedKeys: String?
     @Option(name: .customLong("egress-deny-private"), help: help("egress.deny_private")) var egressDenyPrivate: String?
     @Option(name: .customLong("outbound-ca-file"), help: help("outbound.ca_file")) var outboundCAFile: String?
+    @Option(name: .customLong("smtp-host"), help: help("smtp.host")) var smtpHost: String?
+    @Option(name: .customLong("smtp-port"), help: help("smtp.port")) var smtpPort: String?
+    @Option(name: .customLong("smtp-security"), help: help("smtp.security")) var smtpSecurity: String?
+    @Option(name: .customLong("smtp-username"), help: help("smtp.username")) var smtpUsername: String?
+    @Option(name: .customLong("smtp-password"), help: help("smtp.password")) var smtpPassword: String?
+    @Option(name: .customLong("smtp-from"), help: help("smtp.from")) var smtpFrom: String?
+    @Option(name: .customLong("smtp-ca-file"), help: help("smtp.ca_file")) var smtpCAFile: String?
     @Option(name: .customLong("max-body-bytes"), help: help("limits.max_body_bytes")) var maxBodyBytes: String?
     @Option(name: .customLong("max-header-bytes"), help: help("limits.max_header_bytes")) var maxHeaderBytes: String?
     @Option(name: .customLong("max-url-length"), help: help("limits.max_url_length")) var maxURLLength: String?
@@ -47,6 +54,8 @@ public struct ServeCommand: AsyncParsableCommand {
             ("tls.minimum_version", tlsMinimumVersion), ("admin.listen", adminListen), ("admin.client_ca", adminClientCA),
             ("plugins.trusted_keys", pluginTrustedKeys), ("egress.deny_private", egressDenyPrivate),
             ("outbound.ca_file", outboundCAFile),
+            ("smtp.host", smtpHost), ("smtp.port", smtpPort), ("smtp.security", smtpSecurity), ("smtp.username", smtpUsername),
+            ("smtp.password", smtpPassword), ("smtp.from", smtpFrom), ("smtp.ca_file", smtpCAFile),
             ("limits.max_body_bytes", maxBodyBytes), ("limits.max_header_bytes", maxHeaderBytes),
             ("limits.max_url_length", maxURLLength), ("limits.idle_timeout_seconds", idleTimeoutSeconds),
             ("limits.request_head_timeout_seconds", requestHeadTimeoutSeconds), ("limits.max_connections", maxConnections),

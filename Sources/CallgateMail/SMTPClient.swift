@@ -49,6 +49,12 @@ public struct SMTPError: Error, Sendable, CustomStringConvertible {
     /// A 4xx reply or a lost connection: the same message may pass later. A 5xx will not.
     public var isTransient: Bool
 
+    public init(message: String, reply: SMTPProtocol.Reply?, isTransient: Bool) {
+        self.message = message
+        self.reply = reply
+        self.isTransient = isTransient
+    }
+
     public var description: String { message }
 }
 

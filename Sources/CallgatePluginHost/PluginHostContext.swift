@@ -115,8 +115,11 @@ final class PluginHostContext: Sendable {
         let subscription = try object.string("subscription")
         let scope = try object.optionalString("scope") ?? "callback"
         let expiresAt = try object.optionalInt("expiresInSeconds").map { Date().addingTimeInterval(TimeInterval($0)) }
+        // A link minted for a waiting step belongs to that step's run and workflow, like the step's own URL.
+        let owner = try environment.database.pool.read { db in try CallbackRegistry.registration(id: subscription, in: db) }?.owner
         let minted = try environment.callbacks.mintAndWait(
-            owner: CallbackOwner(kind: "plugin:\(pluginID)", step: subscription), scope: scope, expiresAt: expiresAt
+            owner: CallbackOwner(kind: "plugin:\(pluginID)", workflow: owner?.workflow, runID: owner?.runID, step: subscription),
+            scope: scope, expiresAt: expiresAt
         )
         return try JSONOutput.encode(["id": minted.id, "url": minted.url])
     }

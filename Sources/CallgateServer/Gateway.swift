@@ -161,10 +161,11 @@ public final class Gateway: Sendable {
             parser: { [plugins] in try await definitionParser(plugins: plugins, callbackSteps: steps) },
             logger: logger
         )
-        await registerPluginSteps(plugins: plugins, into: steps, database: database, logger: logger)
+        await registerPluginSteps(plugins: plugins, into: steps, database: database, configuration: configuration, logger: logger)
         var handlers = callbackHandlers
         handlers[TriggerCallbackHandler.ownerKind] = TriggerCallbackHandler(engine: engine)
         handlers[ActionCallbackHandler.ownerKind] = ActionCallbackHandler(engine: engine)
+        handlers[StepLinkCallbackHandler.ownerKindPrefix] = StepLinkCallbackHandler(engine: engine)
         return Gateway(
             configuration: configuration,
             database: database,
@@ -183,13 +184,15 @@ public final class Gateway: Sendable {
     /// Makes the action and trigger types of loaded plugins runnable as waiting steps and
     /// subscribed triggers (a type already served by a step given to the gateway keeps that one). `only` limits it to one plugin.
     static func registerPluginSteps(
-        plugins: PluginManager, into registry: CallbackStepRegistry, database: GatewayDatabase, logger: Logger, only: String? = nil
+        plugins: PluginManager, into registry: CallbackStepRegistry, database: GatewayDatabase, configuration: GatewayConfiguration,
+        logger: Logger, only: String? = nil
     ) async {
         let records = (try? await plugins.list()) ?? []
         for record in records where record.state == "loaded" && (only == nil || record.id == only) {
             guard let plugin = plugins.plugin(id: record.id) else { continue }
             do {
-                for step in try await PluginCallbackStep.steps(of: plugin, database: database) {
+                let instanceConfiguration = configuration.pluginInstanceConfiguration(pluginID: record.id)
+                for step in try await PluginCallbackStep.steps(of: plugin, configuration: instanceConfiguration, database: database) {
                     switch step.kind {
                     case .action where registry.step(for: step.type) == nil || only != nil:
                         registry.register(step, for: step.type)
@@ -327,8 +330,10 @@ public final class Gateway: Sendable {
                 Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
             }
             KeysAPI(keyRing: keyRing).register(on: api)
-            PluginsAPI(plugins: plugins, installed: { [plugins, engine, database, logger] id in
-                await Self.registerPluginSteps(plugins: plugins, into: engine.callbackSteps, database: database, logger: logger, only: id)
+            PluginsAPI(plugins: plugins, installed: { [plugins, engine, database, configuration, logger] id in
+                await Self.registerPluginSteps(
+                    plugins: plugins, into: engine.callbackSteps, database: database, configuration: configuration, logger: logger, only: id
+                )
             }).register(on: api)
             let parser: @Sendable () async throws -> DefinitionParser = { [plugins, engine] in
                 try await Self.definitionParser(plugins: plugins, callbackSteps: engine.callbackSteps)

@@ -206,7 +206,7 @@ import CallgateTesting
         var url = "https://127.0.0.1:\(try await server.port())"
         let install = try Self.run(["plugin", "install", "pkg", "--server", url], in: directory.path, environment: token)
         #expect(install.status == 0, "\(install.stderr)")
-        #expect(install.stdout == "installed example-c 1.0.0 (ABI 1.1): loaded\n")
+        #expect(install.stdout == "installed example-c 1.0.0 (ABI 1.2): loaded\n")
         let show = try Self.run(["plugin", "show", "example-c", "--server", url], in: directory.path, environment: token)
         #expect(show.stdout.contains("state:       loaded"))
         #expect(show.stdout.contains("ExampleTrigger"))

@@ -14,6 +14,8 @@
  * before relying on it.
  *
  * History. 1.0: the first ABI. 1.1: http_send's request may carry "authentication".
+ * 1.2: links a plugin mints for a waiting step reach handle_callback with "kind": "link" and a
+ * snapshot of the step; its result may decide the step ("wait" keeps state between calls).
  *
  * Types. Only fixed-width integers, size_t, pointers and function pointers; no enum, no bool.
  * Data is UTF-8 JSON in {ptr, len} buffers (never NUL-terminated); readers ignore unknown fields.
@@ -39,7 +41,7 @@
 #include <stdint.h>
 
 #define CALLGATE_ABI_MAJOR 1
-#define CALLGATE_ABI_MINOR 1
+#define CALLGATE_ABI_MINOR 2
 
 /* Marks the one symbol a plugin exports, also under -fvisibility=hidden. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -111,7 +113,9 @@ typedef struct callgate_host_api {
 
     /* Mints a signed callback URL bound to a subscription.
      * request_json: {"subscription": "...", "scope": "...", "expiresInSeconds": 3600?}
-     * result_json:  {"id": "...", "url": "https://..."} */
+     * result_json:  {"id": "...", "url": "https://..."}
+     * Since 1.2, when "subscription" is a waiting step's subscription id (the "subscription" of
+     * its subscribe request), calls to the URL reach handle_callback with "kind": "link". */
     int32_t (*mint_callback_url)(void *host, callgate_bytes request_json, const callgate_writer *result_json,
                                  const callgate_writer *error);
 
@@ -171,7 +175,14 @@ typedef struct callgate_plugin_hooks {
      * request_json: {"subscription": "...", "method": "POST", "query": "...", "headers": {...}}
      * body: the raw request body.
      * result_json: {"decision": "resume"|"fail"|"ignore", "outputs": {...},
-     *               "reply": {"status": 200, "headers": {...}, "body": "..."}} */
+     *               "reply": {"status": 200, "headers": {...}, "body": "..."}}
+     * Since 1.2, a call to a URL minted for a waiting step adds "kind": "link", "type",
+     * "callbackId", "scope" and "step": {"workflow", "runId", "action", "status" (Running while
+     * subscribing, Waiting, or how it ended), "subscribeResponse", "state", "outputs", "error"}.
+     * The answer may also be "decision": "wait" with "state" (kept for later calls, the step keeps
+     * waiting), "resume" may carry "state", and "fail" carries "error". The host commits the
+     * decision only if the step is unchanged since the snapshot, else calls again with a new one:
+     * answer from the snapshot alone and two concurrent calls never both decide. */
     int32_t (*handle_callback)(void *instance, callgate_bytes request_json, callgate_bytes body,
                                const callgate_writer *result_json, const callgate_writer *error);
 

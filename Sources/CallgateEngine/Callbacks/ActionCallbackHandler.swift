@@ -42,7 +42,6 @@ public struct ActionCallbackHandler: CallbackHandler {
             "body": HTTPContent.decode(callback.body, contentType: callback.header("Content-Type")),
             "statusCode": .integer(200),
         ])
-        let steps = engine.callbackSteps
         let outcome: Outcome? = try await engine.mutate(runID: runID) { mutation -> Outcome in
             guard var record = mutation.actions[key] else { return .gone }
             if record.status.isTerminal || mutation.run.status.isTerminal {
@@ -63,23 +62,13 @@ public struct ActionCallbackHandler: CallbackHandler {
                 return .heartbeat(deadline: deadline.timeIntervalSince1970)
             }
             record.state["callbackFingerprint"] = .string(fingerprint)
-            try mutation.transaction.removeTimers(runID: runID, actionKey: key)
-            if let callbackStep = steps.step(for: record.type), callbackStep.unsubscribesAfterCompletion {
-                if let subscription = record.state["subscription"] {
-                    try mutation.queueUnsubscribe(record, subscription: subscription, step: callbackStep)
-                } else {
-                    record.state["unsubscribeWhenSubscribed"] = .bool(true)
-                }
-            }
-            try mutation.save(record)
             if kind == "failed" {
-                try mutation.finish(key: key, status: .failed, outputs: outputs, error: .object([
+                try mutation.endWaitingStep(&record, status: .failed, outputs: outputs, error: .object([
                     "code": "CallbackReportedFailure", "message": outputs["body"] ?? .null,
                 ]))
             } else {
-                try mutation.finish(key: key, status: .succeeded, outputs: outputs)
+                try mutation.endWaitingStep(&record, status: .succeeded, outputs: outputs)
             }
-            try mutation.saveRun()
             return .resumed(runID)
         }
         switch outcome {

@@ -1,3 +1,4 @@
+import CallgateCallbacks
 import CallgateExpressions
 import CallgateWorkflow
 import Foundation
@@ -26,12 +27,25 @@ public protocol CallbackStep: Sendable {
 
     /// Ends the subscription. Throwing a retryable error makes the outbox try again later.
     func unsubscribe(_ request: CallbackStepRequest) async throws(CallbackStepError)
+
+    /// The callback owner kind of the links this step type mints for its waiting steps (approval
+    /// links, one per recipient and option), or nil when it mints none.
+    var linkOwnerKind: String? { get }
+
+    /// Answers a call to one of those links: a reply (a page) and what it does to the step. Called
+    /// with a snapshot of the step, outside any transaction; see ``StepLinkCallbackHandler``.
+    func handleLink(_ callback: InboundCallback, step: WaitingStepSnapshot) async throws(CallbackStepError) -> StepLinkAnswer
 }
 
 extension CallbackStep {
     public var unsubscribesAfterCompletion: Bool { true }
     public var unsubscribeAttempts: Int { 8 }
     public var deferredInputs: Set<String> { ["unsubscribe"] }
+    public var linkOwnerKind: String? { nil }
+
+    public func handleLink(_ callback: InboundCallback, step: WaitingStepSnapshot) async throws(CallbackStepError) -> StepLinkAnswer {
+        StepLinkAnswer(decision: .ignore, reply: CallbackReply(status: 404))
+    }
 }
 
 /// Everything a callback step is told about one subscription.

@@ -70,10 +70,12 @@ struct CallbackStepExecution {
                 members["detail"] = detail
                 failure = .object(members)
             }
-            // A retryable failure is tried again per `inputs.subscribe.retryPolicy` (Logic Apps'
-            // default when absent), on a durable timer; the step keeps its callback URL.
+            // A retryable failure is tried again per `inputs.subscribe.retryPolicy` (HttpWebhook),
+            // else `inputs.retryPolicy` (SendApprovalEmail), else Logic Apps' default, on a durable
+            // timer; the step keeps its callback URL.
             let attempts = (snapshot.record.state["subscribeAttempts"]?.integer ?? 0) + 1
-            let policy = (try? RetryPolicy.parse(request.inputs["subscribe"]?["retryPolicy"]).get()) ?? .standard
+            let declared = request.inputs["subscribe"]?["retryPolicy"] ?? request.inputs["retryPolicy"]
+            let policy = (try? RetryPolicy.parse(declared).get()) ?? .standard
             if error.isRetryable, let delay = policy.delay(beforeRetry: attempts, retryAfter: nil) {
                 try await subscribed(snapshot, result: .retry(at: Date().addingTimeInterval(delay), attempts: attempts, error: failure))
             } else {

@@ -244,6 +244,25 @@ struct RunMutation {
 
     // MARK: Waiting steps
 
+    /// Ends a waiting step because its callback decided it: its timers go, the unsubscribe is
+    /// queued when its type wants one after completion (or once the subscribe returns), and the
+    /// step ends with `status`, its continuation scheduled in the same transaction.
+    mutating func endWaitingStep(
+        _ record: inout ActionRecord, status: ActionStatus, outputs: ExpressionValue? = nil, error: ExpressionValue? = nil
+    ) throws {
+        try transaction.removeTimers(runID: run.id, actionKey: record.key)
+        if let step = callbackSteps.step(for: record.type), step.unsubscribesAfterCompletion {
+            if let subscription = record.state["subscription"] {
+                try queueUnsubscribe(record, subscription: subscription, step: step)
+            } else {
+                record.state["unsubscribeWhenSubscribed"] = .bool(true)
+            }
+        }
+        try save(record)
+        try finish(key: record.key, status: status, outputs: outputs, error: error)
+        try saveRun()
+    }
+
     /// Queues the unsubscribe of a waiting step through the outbox (its callback URL closes).
     /// A step still subscribing is marked so the unsubscribe is queued once the subscribe returns.
     mutating func unsubscribeIfSubscribed(_ record: inout ActionRecord) throws {

@@ -10,7 +10,9 @@ import Logging
 /// 1. signature check against the in-memory key ring: `401`, no body, before any database work;
 /// 2. body read within the limit: `413`, nothing stored;
 /// 3. registry lookup: unknown id `404`, closed owner `410`;
-/// 4. the handler registered for the owner's kind, whose `2xx` means its effect is committed.
+/// 4. the handler registered for the owner's kind (``ActionCallbackHandler`` for waiting steps,
+///    ``TriggerCallbackHandler`` for triggers, ``StepLinkCallbackHandler`` for links a plugin
+///    minted, such as approval links), whose `2xx` means its effect is committed.
 ///
 /// Failures reveal nothing: no body, no reason. The reason goes to the debug log.
 struct CallbackRoute: Sendable {
@@ -29,7 +31,7 @@ struct CallbackRoute: Sendable {
             try registry.signer.verify(fields)
         } catch {
             logger.debug("callback refused", metadata: ["reason": "\(error.shortDescription)"])
-            return Response(status: .unauthorized)
+            return refusal(request)
         }
         var request = request
         let body = try await request.collectBody(limit: maxBodyBytes)
@@ -38,10 +40,10 @@ struct CallbackRoute: Sendable {
         }
         guard registration.scope == fields.scope else {
             logger.debug("callback refused", metadata: ["reason": "scope differs from registration"])
-            return Response(status: .unauthorized)
+            return refusal(request)
         }
         guard registration.state == .active else { return Response(status: .gone) }
-        guard let handler = handlers[registration.owner.kind] else {
+        guard let handler = handler(for: registration.owner.kind) else {
             logger.warning("no handler for callback owner kind", metadata: ["kind": "\(registration.owner.kind)"])
             return Response(status: .notFound)
         }
@@ -64,5 +66,37 @@ struct CallbackRoute: Sendable {
             if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
         }
         return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
+    }
+
+    /// `401`: no body for programs; a person who opened a broken link in a browser (an approval
+    /// link cut by a mail client) gets a page that says so, and the same page for every reason.
+    private func refusal(_ request: Request) -> Response {
+        guard request.headers[.accept]?.contains("text/html") == true else { return Response(status: .unauthorized) }
+        return Response(
+            status: .unauthorized,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: Self.invalidLinkPage))
+        )
+    }
+
+    static let invalidLinkPage = """
+        <!doctype html>
+        <html lang="en">
+        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Link not valid</title></head>
+        <body style="font: 16px/1.5 system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem;">
+        <main>
+        <h1>This link is not valid</h1>
+        <p>It may have been cut or changed on its way to you. Open the link from the original mail again, or copy all of it
+        into the address bar.</p>
+        </main>
+        </body>
+        </html>
+
+        """
+
+    /// The handler of an owner kind: registered for the kind itself, or for its prefix before
+    /// `:` (`plugin:approval-email` is answered by the `plugin` handler).
+    private func handler(for kind: String) -> (any CallbackHandler)? {
+        handlers[kind] ?? kind.split(separator: ":", maxSplits: 1).first.flatMap { handlers[String($0)] }
     }
 }

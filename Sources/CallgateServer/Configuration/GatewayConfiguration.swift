@@ -90,8 +90,28 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var egressDenyPrivateNetworks = false
     /// PEM CA bundle trusted for outbound HTTPS besides the system roots (services with a private CA).
     public var outboundCAPath: String?
+    /// Where approval mails go; without a host they are written to `{data}/outbox`.
+    public struct SMTP: Sendable, Equatable {
+        /// The server; nil writes `.eml` files to the outbox instead.
+        public var host: String?
+        /// The port; by default 587 for `starttls`, 465 for `tls`, 25 for `none`.
+        public var port: Int?
+        /// `starttls` (default), `tls` (implicit, port 465) or `none`.
+        public var security = "starttls"
+        public var username: String?
+        public var password: String?
+        /// The sender, `Name <address>` or `address`; required with a host.
+        public var from: String?
+        /// PEM CA bundle trusted for the server's certificate besides the system roots.
+        public var caFile: String?
+
+        public init() {}
+    }
+
     /// Request and connection bounds.
     public var limits = Limits()
+    /// The SMTP server of the approval-email connector.
+    public var smtp = SMTP()
     /// Workflow engine tuning.
     public var engine = WorkflowEngine.Configuration()
     /// Lowest level logged.
@@ -107,4 +127,23 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var databasePath: String { dataDirectory + "/callgate.sqlite" }
     /// The file of the key that seals signing keys at rest.
     public var masterKeyPath: String { dataDirectory + "/master.key" }
+    /// Where mails go when no SMTP server is configured.
+    public var outboxDirectory: String { dataDirectory + "/outbox" }
+
+    /// The configuration every plugin instance is created with (`instance_create`):
+    /// `{"dataDirectory", "outboxDirectory", "publicUrl", "smtp"?}`. Plugins run inside the
+    /// gateway's process and are trusted with what it knows.
+    public func pluginInstanceConfiguration(pluginID: String) -> [UInt8] {
+        var object: [String: Any] = [
+            "dataDirectory": dataDirectory + "/plugin-data/" + pluginID, "outboxDirectory": outboxDirectory,
+            "publicUrl": effectivePublicURL,
+        ]
+        var smtpObject: [String: Any] = ["security": smtp.security]
+        for (key, value) in [("host", smtp.host), ("username", smtp.username), ("password", smtp.password), ("from", smtp.from), ("caFile", smtp.caFile)] {
+            if let value { smtpObject[key] = value }
+        }
+        if let port = smtp.port { smtpObject["port"] = port }
+        object["smtp"] = smtpObject
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+    }
 }

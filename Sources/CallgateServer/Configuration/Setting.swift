@@ -1,3 +1,4 @@
+import CallgateMail
 import Foundation
 import Logging
 
@@ -88,6 +89,33 @@ extension Setting {
         },
         Setting("outbound.ca_file", flag: "outbound-ca-file", help: "PEM CA bundle trusted for outbound HTTPS (Http actions, subscribes, token endpoints) besides the system roots (default: none)") {
             $0.outboundCAPath = try nonEmpty($1)
+        },
+        Setting("smtp.host", flag: "smtp-host", help: "SMTP server for approval mails (default: none; mails are written to {data_dir}/outbox as .eml files and their links logged)") {
+            $0.smtp.host = try nonEmpty($1)
+        },
+        Setting("smtp.port", flag: "smtp-port", help: "SMTP port (default 587 for starttls, 465 for tls, 25 for none)") {
+            config, text in
+            guard let port = Int(text), (1...65535).contains(port) else { throw SettingValueError(reason: "'\(text)' is not a port number") }
+            config.smtp.port = port
+        },
+        Setting("smtp.security", flag: "smtp-security", help: "starttls (default; STARTTLS is required), tls (implicit TLS) or none (a relay on this machine)") {
+            config, text in
+            guard ["starttls", "tls", "none"].contains(text) else { throw SettingValueError(reason: "'\(text)' is not starttls, tls or none") }
+            config.smtp.security = text
+        },
+        Setting("smtp.username", flag: "smtp-username", help: "SMTP AUTH user name (AUTH PLAIN or LOGIN; default: no AUTH)") {
+            $0.smtp.username = try nonEmpty($1)
+        },
+        Setting("smtp.password", flag: "smtp-password", help: "SMTP AUTH password (prefer the environment variable: flags show in process lists)") {
+            $0.smtp.password = $1
+        },
+        Setting("smtp.from", flag: "smtp-from", help: "sender of approval mails, 'Name <address>' or 'address' (required with smtp.host)") {
+            config, text in
+            guard MailAddress(text) != nil else { throw SettingValueError(reason: "'\(text)' is not an e-mail address") }
+            config.smtp.from = text
+        },
+        Setting("smtp.ca_file", flag: "smtp-ca-file", help: "PEM CA bundle trusted for the SMTP server's certificate besides the system roots (default: none)") {
+            $0.smtp.caFile = try nonEmpty($1)
         },
         Setting("limits.max_body_bytes", flag: "max-body-bytes", help: "largest request body; larger gets 413 (default 16777216)") {
             $0.limits.maxBodyBytes = try positive($1)

@@ -46,6 +46,12 @@ public struct SettingsLoader: Sendable {
         if (configuration.tlsCertificatePath == nil) != (configuration.tlsKeyPath == nil) {
             throw LoadError(description: "tls.certificate and tls.key must be set together")
         }
+        if configuration.smtp.host != nil && configuration.smtp.from == nil {
+            throw LoadError(description: "smtp.from is required with smtp.host: the sender of approval mails")
+        }
+        if (configuration.smtp.username == nil) != (configuration.smtp.password == nil) {
+            throw LoadError(description: "smtp.username and smtp.password must be set together")
+        }
         return configuration
     }
 

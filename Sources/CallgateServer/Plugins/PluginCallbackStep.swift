@@ -1,3 +1,4 @@
+import CallgateCallbacks
 import CallgateEngine
 import CallgateExpressions
 import CallgatePluginHost
@@ -60,6 +61,64 @@ struct PluginCallbackStep: CallbackStep {
         return try await completion(of: operation)
     }
 
+    var linkOwnerKind: String? { "plugin:\(plugin.id)" }
+
+    /// Calls `handle_callback` with the link's request and a snapshot of the waiting step (ABI
+    /// 1.2 fields `callbackId`, `scope`, `step`), and reads the plugin's decision and reply.
+    func handleLink(_ callback: InboundCallback, step: WaitingStepSnapshot) async throws(CallbackStepError) -> StepLinkAnswer {
+        var headers: [String: ExpressionValue] = [:]
+        for header in callback.headers {
+            headers[header.name] = .string(headers[header.name]?.string.map { $0 + ", " + header.value } ?? header.value)
+        }
+        var snapshot: [String: ExpressionValue] = [
+            "workflow": .string(step.workflow), "runId": .string(step.runID), "action": .string(step.actionName),
+            "status": .string(step.status.rawValue),
+        ]
+        snapshot["subscribeResponse"] = step.subscription
+        snapshot["state"] = step.linkState
+        snapshot["outputs"] = step.outputs
+        snapshot["error"] = step.error
+        let request: ExpressionValue = .object([
+            "kind": "link", "type": .string(type), "subscription": .string(step.subscriptionID),
+            "callbackId": .string(callback.fields.id), "scope": .string(callback.fields.scope),
+            "method": .string(callback.method), "query": .string(callback.query), "headers": .object(headers),
+            "step": .object(snapshot),
+        ])
+        let result: LoadedPlugin.HookResult
+        do {
+            result = try await plugin.handleCallback(instance, request: Array(request.jsonText.utf8), body: Array(callback.body))
+        } catch let error as PluginError {
+            throw CallbackStepError(error.description, retryable: error.status == PluginStatus.retryable)
+        } catch {
+            throw CallbackStepError("\(error)", retryable: true)
+        }
+        guard let answer = try? ExpressionValue(json: Data(result.output)) else {
+            throw CallbackStepError("plugin \(plugin.id) answered handle_callback with no JSON", retryable: false)
+        }
+        return try Self.linkAnswer(answer, plugin: plugin.id)
+    }
+
+    /// Reads `{"decision", "outputs", "state", "error", "reply": {"status", "headers", "body"}}`.
+    static func linkAnswer(_ answer: ExpressionValue, plugin: String) throws(CallbackStepError) -> StepLinkAnswer {
+        let decision: StepLinkDecision
+        switch answer["decision"]?.string ?? "ignore" {
+        case "ignore": decision = .ignore
+        case "wait": decision = .wait(state: answer["state"] ?? .null)
+        case "resume": decision = .resume(outputs: answer["outputs"] ?? .object([:]), state: answer["state"])
+        case "fail": decision = .fail(error: answer["error"] ?? .object(["code": "LinkReportedFailure"]))
+        case let other: throw CallbackStepError("plugin \(plugin) answered an unknown decision '\(other)'", retryable: false)
+        }
+        let reply = answer["reply"]
+        var headers: [InboundCallback.Header] = []
+        if case .object(let fields)? = reply?["headers"] {
+            for (name, value) in fields.sorted(by: { $0.key < $1.key }) { headers.append(.init(name: name, value: value.string ?? value.jsonText)) }
+        }
+        let status = reply?["status"]?.integer ?? 200
+        guard (200...599).contains(status) else { throw CallbackStepError("plugin \(plugin) answered HTTP status \(status)", retryable: false) }
+        let body = reply?["body"].map { $0.string ?? $0.jsonText } ?? ""
+        return StepLinkAnswer(decision: decision, reply: CallbackReply(status: status, headers: headers, body: Data(body.utf8)))
+    }
+
     /// Waits for the plugin's `complete_operation` row and consumes it.
     private func completion(of operation: String) async throws(CallbackStepError) -> ExpressionValue {
         let pluginID = plugin.id
@@ -93,15 +152,15 @@ struct PluginCallbackStep: CallbackStep {
 
 extension PluginCallbackStep {
     /// The callback steps of a loaded plugin: one per action and trigger type its description
-    /// declares, sharing one instance (created with an empty configuration).
-    static func steps(of plugin: LoadedPlugin, database: GatewayDatabase) async throws -> [PluginCallbackStep] {
+    /// declares, sharing one instance (created with `configuration`).
+    static func steps(of plugin: LoadedPlugin, configuration: [UInt8], database: GatewayDatabase) async throws -> [PluginCallbackStep] {
         guard let description = try? ExpressionValue(json: Data(try await plugin.describe())) else { return [] }
         let declared: [(Kind, String)] = [Kind.action, .trigger].flatMap { kind in
             guard case .array(let entries)? = description[kind == .action ? "actions" : "triggers"] else { return [(Kind, String)]() }
             return entries.compactMap { entry in entry["type"]?.string.map { (kind, $0) } }
         }
         guard !declared.isEmpty else { return [] }
-        let instance = try await plugin.createInstance(configuration: Array("{}".utf8))
+        let instance = try await plugin.createInstance(configuration: configuration)
         let catalog = StepTypeCatalog(triggers: [:], actions: [:]).adding(pluginDescriptions: [description])
         return declared.compactMap { kind, type in
             guard let stepType = kind == .action ? catalog.actions[type] : catalog.triggers[type] else { return nil }
