@@ -218,9 +218,9 @@ import CallgateTesting
         url = "https://127.0.0.1:\(try await again.port())"
         let list = try Self.run(["plugin", "list", "--server", url], in: directory.path, environment: token)
         let rows = list.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
-        #expect(rows.contains("example-c 1.0.0 1.1 unsigned 0 loaded"), "\(list.stdout)")
+        #expect(rows.contains("example-c 1.0.0 1.2 unsigned 0 loaded"), "\(list.stdout)")
         // The Swift example is linked into the gateway and started at every start-up.
-        #expect(rows.contains("example-swift 1.0.0 1.1 bundled 0 loaded"), "\(list.stdout)")
+        #expect(rows.contains("example-swift 1.0.0 1.2 bundled 0 loaded"), "\(list.stdout)")
         let removeBundled = try Self.run(["plugin", "remove", "example-swift", "--server", url], in: directory.path, environment: token)
         #expect(removeBundled.status != 0)
         #expect(removeBundled.stderr.contains("plugin example-swift: is bundled with the gateway and cannot be removed"), "\(removeBundled.stderr)")

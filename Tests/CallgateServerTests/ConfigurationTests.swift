@@ -50,6 +50,10 @@ import CallgateTesting
         ("admin:\n  client_ca: /ca.pem\n", "admin.client_ca requires admin.listen: mTLS applies to a separate admin listener"),
         ("tls:\n  key: /k.pem\n", "tls.certificate and tls.key must be set together"),
         ("- a\n- b\n", "callgate.yaml: document: expected a single value"),
+        ("smtp:\n  host: mail.example.com\n", "smtp.from is required with smtp.host: the sender of approval mails"),
+        ("smtp:\n  from: not an address\n", "callgate.yaml: smtp.from: 'not an address' is not an e-mail address"),
+        ("smtp:\n  security: ssl\n", "callgate.yaml: smtp.security: 'ssl' is not starttls, tls or none"),
+        ("smtp:\n  username: u\n", "smtp.username and smtp.password must be set together"),
     ])
     func badFilesAreRefusedNamingTheSettingAndSource(yaml: String, message: String) throws {
         let directory = try TemporaryDirectory()

@@ -153,4 +153,67 @@ import Testing
         #expect(!again.contains(url))
         #expect(await server.terminate() == 0)
     }
+
+    /// The README's approval walk-through on the embedded defaults: the workflow file from the
+    /// README, the real binary, a mail in data/outbox, the link from the gateway's log, the
+    /// confirmation page, the form's POST, and the run seen through `run show`.
+    @Test func theApprovalWalkThroughRunsAsWritten() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try Self.readmeFile("approval.json").write(toFile: directory.path + "/approval.json", atomically: true, encoding: .utf8)
+        let token = ["CALLGATE_TOKEN": "t", "CALLGATE_ADMIN_TOKEN": "t"]
+        let server = try CLITests.Server(["--listen", "127.0.0.1:0"], in: directory.path, environment: token)
+        let port = try await server.port()
+        func callgate(_ arguments: [String]) throws -> CLITests.Outcome {
+            try CLITests.run(arguments + ["--server", "https://127.0.0.1:\(port)"], in: directory.path, environment: token)
+        }
+        let deployed = try callgate(["workflow", "deploy", "approval", "approval.json"])
+        #expect(deployed.stdout == "deployed approval version 1 (Request trigger 'manual', 3 actions)\n", "\(deployed.stderr)")
+        let url = try callgate(["workflow", "callback-url", "approval"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(directory.path + "/certs/ca.pem")
+        // URLs start with the default public URL (https://127.0.0.1:0 here): aim them at the port.
+        func send(_ url: String, body: String? = nil, contentType: String = "application/x-www-form-urlencoded") async throws -> (status: UInt, body: String) {
+            let target = "https://127.0.0.1:\(port)/cb/" + (url.components(separatedBy: "/cb/").last ?? "")
+            return try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls)) { http in
+                var request = HTTPClientRequest(url: target)
+                if let body {
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: contentType)
+                    request.body = .bytes(ByteBuffer(string: body))
+                }
+                let response = try await http.execute(request, timeout: .seconds(30))
+                return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+            }
+        }
+        let started = try await send(url, body: #"{"version": "2.4.1", "notes": "faster builds"}"#, contentType: "application/json")
+        let runID = try #require((try JSONSerialization.jsonObject(with: Data(started.body.utf8)) as? [String: Any])?["runId"] as? String)
+
+        let outbox = directory.path + "/data/outbox"
+        let mails = try await WaitingStepTests.eventually { () -> [String]? in
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []).filter { $0.hasPrefix("approval-") && $0.hasSuffix("-1.eml") || $0.hasSuffix("-2.eml") }
+            return names.count == 2 ? names : nil
+        }
+        #expect(mails.count == 2)
+        let logLine = try await WaitingStepTests.eventually { () -> String? in
+            server.text.split(separator: "\n").first { $0.contains("approval mail to ada@example.com written to ./data/outbox/approval-") }.map(String.init)
+        }
+        let link = try #require(logLine.range(of: #"Approve: (https://\S+)"#, options: .regularExpression).map { String(logLine[$0].dropFirst("Approve: ".count)) })
+        let page = try await send(link)
+        #expect(page.status == 200)
+        #expect(page.body.contains("Confirm your response") && page.body.contains("Deploy 2.4.1 to production?"))
+        let recorded = try await send(link, body: "comments=ship it")
+        #expect(recorded.status == 200)
+        #expect(recorded.body.contains("Your response was recorded"))
+
+        let show = try await WaitingStepTests.eventually { () -> String? in
+            let output = (try? callgate(["run", "show", runID]))?.stdout ?? ""
+            return output.contains("approval v1  Succeeded") ? output : nil
+        }
+        #expect(show.contains("- Deploy (Compose): Succeeded"))
+        #expect(show.contains("Approve by ada@example.com: ship it"))
+        #expect(show.contains("- NoAnswer (Compose): Skipped"))
+        #expect(await server.terminate() == 0)
+    }
 }
