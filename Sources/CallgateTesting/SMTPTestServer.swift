@@ -66,6 +66,20 @@ public struct SMTPTestServer: Sendable {
         return probe.terminationStatus == 0 ? python : nil
     }
 
+    /// Runs `body` against a fresh server in `mode` (its files in a temporary directory, removed
+    /// after), or prints why `test` is skipped when python3-aiosmtpd is missing.
+    public static func withServer(_ mode: String, test: String, _ body: (SMTPTestServer) async throws -> Void) async throws {
+        guard let python else {
+            print("skipped \(test): python3-aiosmtpd is not installed (.ci/run installs it)")
+            return
+        }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = try await start(mode, python: python, in: directory)
+        defer { server.stop() }
+        try await body(server)
+    }
+
     /// Starts a server in `mode` (`starttls` or `tls`) with its files under `directory`.
     public static func start(_ mode: String, python: String, in directory: TemporaryDirectory) async throws -> SMTPTestServer {
         try run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "smtp-key.pem", "-out", "smtp-cert.pem", "-days", "1",

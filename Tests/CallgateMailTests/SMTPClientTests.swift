@@ -20,58 +20,46 @@ import Testing
 
     @Test(arguments: [("starttls", SMTPConfiguration.Security.startTLS), ("tls", .implicitTLS)])
     func aMessageIsHandedOverOverTLSWithAuth(mode: String, security: SMTPConfiguration.Security) async throws {
-        guard let python = SMTPTestServer.python else {
-            print("skipped aMessageIsHandedOverOverTLSWithAuth: python3-aiosmtpd is not installed (.ci/run installs it)")
-            return
+        try await SMTPTestServer.withServer(mode, test: "aMessageIsHandedOverOverTLSWithAuth") { server in
+            let bytes = Self.message.rendered(date: Date(), messageID: "m42@example.com", boundary: "b42")
+            let reply = try await SMTPClient.send(
+                bytes, from: "approvals@example.com", to: ["ada@example.com", "bob@example.com"], configuration: try Self.configuration(server, security)
+            )
+            #expect(reply.code == 250)
+            #expect(reply.text.contains("queued as m0"))
+            let (envelope, received) = try server.message(0)
+            #expect(envelope["from"] as? String == "approvals@example.com")
+            #expect(envelope["to"] as? [String] == ["ada@example.com", "bob@example.com"])
+            #expect(envelope["tls"] as? Bool == true)
+            // Dot-stuffing undone by the server: the bytes are the message as rendered.
+            #expect(Array(received) == bytes)
         }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let server = try await SMTPTestServer.start(mode, python: python, in: directory)
-        defer { server.stop() }
-        let bytes = Self.message.rendered(date: Date(), messageID: "m42@example.com", boundary: "b42")
-        let reply = try await SMTPClient.send(
-            bytes, from: "approvals@example.com", to: ["ada@example.com", "bob@example.com"], configuration: try Self.configuration(server, security)
-        )
-        #expect(reply.code == 250)
-        #expect(reply.text.contains("queued as m0"))
-        let (envelope, received) = try server.message(0)
-        #expect(envelope["from"] as? String == "approvals@example.com")
-        #expect(envelope["to"] as? [String] == ["ada@example.com", "bob@example.com"])
-        #expect(envelope["tls"] as? Bool == true)
-        // Dot-stuffing undone by the server: the bytes are the message as rendered.
-        #expect(Array(received) == bytes)
     }
 
     @Test func refusalsNameTheReplyAndSayWhetherToRetry() async throws {
-        guard let python = SMTPTestServer.python else {
-            print("skipped refusalsNameTheReplyAndSayWhetherToRetry: python3-aiosmtpd is not installed (.ci/run installs it)")
-            return
-        }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let server = try await SMTPTestServer.start("starttls", python: python, in: directory)
-        defer { server.stop() }
-        let bytes = Self.message.rendered(date: Date(), messageID: "m@x", boundary: "b")
-        // aiosmtpd holds a failed AUTH unanswered (a tarpit): the reply timeout ends the wait,
-        // and a silent server counts as a passing failure.
-        do {
-            var tarpit = try Self.configuration(server, .startTLS, password: "wrong")
-            tarpit.replyTimeoutSeconds = 2
-            _ = try await SMTPClient.send(bytes, from: "a@example.com", to: ["b@example.com"], configuration: tarpit)
-            Issue.record("a wrong password was accepted")
-        } catch let error as SMTPError {
-            #expect(error.isTransient)
-            #expect(error.message.contains("no reply came within 2 s"), "\(error)")
-            #expect(error.reply == nil)
-        }
-        // Nobody listening: a transient failure.
-        do {
-            var closed = try Self.configuration(server, .startTLS)
-            closed.port = try SMTPTestServer.freePort()
-            _ = try await SMTPClient.send(bytes, from: "a@example.com", to: ["b@example.com"], configuration: closed)
-            Issue.record("sent to a closed port")
-        } catch let error as SMTPError {
-            #expect(error.isTransient)
+        try await SMTPTestServer.withServer("starttls", test: "refusalsNameTheReplyAndSayWhetherToRetry") { server in
+            let bytes = Self.message.rendered(date: Date(), messageID: "m@x", boundary: "b")
+            // aiosmtpd holds a failed AUTH unanswered (a tarpit): the reply timeout ends the wait,
+            // and a silent server counts as a passing failure.
+            do {
+                var tarpit = try Self.configuration(server, .startTLS, password: "wrong")
+                tarpit.replyTimeoutSeconds = 2
+                _ = try await SMTPClient.send(bytes, from: "a@example.com", to: ["b@example.com"], configuration: tarpit)
+                Issue.record("a wrong password was accepted")
+            } catch let error as SMTPError {
+                #expect(error.isTransient)
+                #expect(error.message.contains("no reply came within 2 s"), "\(error)")
+                #expect(error.reply == nil)
+            }
+            // Nobody listening: a transient failure.
+            do {
+                var closed = try Self.configuration(server, .startTLS)
+                closed.port = try SMTPTestServer.freePort()
+                _ = try await SMTPClient.send(bytes, from: "a@example.com", to: ["b@example.com"], configuration: closed)
+                Issue.record("sent to a closed port")
+            } catch let error as SMTPError {
+                #expect(error.isTransient)
+            }
         }
     }
 }

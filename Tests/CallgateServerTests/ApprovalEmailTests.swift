@@ -77,120 +77,106 @@ import Testing
         )
     }
 
-    static func startGateway(_ configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> TestGateway {
-        try await TestGateway.start(bundledPlugins: BundledPlugins.all, configure: configure)
+    static func startGateway() async throws -> TestGateway {
+        try await TestGateway.start(bundledPlugins: BundledPlugins.all)
+    }
+
+    /// A gateway that mails through `smtp` with AUTH, trusting its certificate.
+    static func startGateway(mailingThrough smtp: SMTPTestServer, security: String, from: String) async throws -> TestGateway {
+        try await TestGateway.start(bundledPlugins: BundledPlugins.all) { configuration in
+            configuration.smtp.host = "127.0.0.1"
+            configuration.smtp.port = smtp.port
+            configuration.smtp.security = security
+            configuration.smtp.username = "mailer"
+            configuration.smtp.password = "s3cret"
+            configuration.smtp.from = from
+            configuration.smtp.caFile = smtp.certificatePath
+        }
     }
 
     // MARK: SMTP
 
     @Test func theMailGoesOverSTARTTLSAndItsLinkConfirmedByPOSTResumesTheRun() async throws {
-        guard let python = SMTPTestServer.python else {
-            print("skipped theMailGoesOverSTARTTLSAndItsLinkConfirmedByPOSTResumesTheRun: python3-aiosmtpd is not installed (.ci/run installs it)")
-            return
-        }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let smtp = try await SMTPTestServer.start("starttls", python: python, in: directory)
-        defer { smtp.stop() }
-        let gateway = try await Self.startGateway { configuration in
-            configuration.smtp.host = "127.0.0.1"
-            configuration.smtp.port = smtp.port
-            configuration.smtp.username = "mailer"
-            configuration.smtp.password = "s3cret"
-            configuration.smtp.from = "Callgate Approvals <approvals@example.com>"
-            configuration.smtp.caFile = smtp.certificatePath
-        }
-        try await gateway.deploy("deploy", Self.definition(to: "ada@example.com; Grace Hopper <grace@example.com>"))
-        let (runID, _) = try await gateway.trigger("deploy", json: #"{"version": "2.4.1", "notes": "faster builds"}"#)
-        _ = try await gateway.waitForRun(runID) { $0.status(of: "Ask") == "Waiting" }
+        try await SMTPTestServer.withServer("starttls", test: "theMailGoesOverSTARTTLSAndItsLinkConfirmedByPOSTResumesTheRun") { smtp in
+            let gateway = try await Self.startGateway(mailingThrough: smtp, security: "starttls", from: "Callgate Approvals <approvals@example.com>")
+            try await gateway.deploy("deploy", Self.definition(to: "ada@example.com; Grace Hopper <grace@example.com>"))
+            let (runID, _) = try await gateway.trigger("deploy", json: #"{"version": "2.4.1", "notes": "faster builds"}"#)
+            _ = try await gateway.waitForRun(runID) { $0.status(of: "Ask") == "Waiting" }
 
-        // One message per recipient, each over TLS from the configured sender.
-        #expect(smtp.messageCount == 2)
-        var mails: [String: ReadMail] = [:]
-        for index in 0..<2 {
-            let (envelope, _) = try smtp.message(index)
-            #expect(envelope["from"] as? String == "approvals@example.com")
-            #expect(envelope["tls"] as? Bool == true)
-            let mail = try Self.read(smtp.mailbox + "/\(index).eml")
-            mails[(envelope["to"] as? [String])?.first ?? "?"] = mail
+            // One message per recipient, each over TLS from the configured sender.
+            #expect(smtp.messageCount == 2)
+            var mails: [String: ReadMail] = [:]
+            for index in 0..<2 {
+                let (envelope, _) = try smtp.message(index)
+                #expect(envelope["from"] as? String == "approvals@example.com")
+                #expect(envelope["tls"] as? Bool == true)
+                let mail = try Self.read(smtp.mailbox + "/\(index).eml")
+                mails[(envelope["to"] as? [String])?.first ?? "?"] = mail
+            }
+            let ada = try #require(mails["ada@example.com"])
+            let grace = try #require(mails["grace@example.com"])
+            #expect(ada.subject == "Deploy 2.4.1?")
+            #expect(ada.fields["importance"] as? String == "high")
+            #expect(ada.fields["from"] as? String == "Callgate Approvals <approvals@example.com>")
+            #expect(grace.to == "Grace Hopper <grace@example.com>")
+            #expect(ada.text.contains("Release notes: faster builds"))
+            #expect(ada.html.contains("<b>faster builds</b>"))
+            #expect(ada.html.contains("Production change"))
+            #expect(Set(ada.links.keys) == ["Approve", "Reject"])
+            // Four distinct links: one per recipient and option.
+            #expect(Set(Array(ada.links.values) + Array(grace.links.values)).count == 4)
+
+            // GET shows the confirmation page and decides nothing.
+            let approve = try #require(grace.links["Approve"])
+            let page = try await gateway.request(.GET, approve, headers: [("Accept", "text/html")])
+            #expect(page.status == 200)
+            #expect(page.headers.first(name: "Content-Type")?.hasPrefix("text/html") == true)
+            #expect(page.text.contains("Deploy 2.4.1?"))
+            #expect(page.text.contains("grace@example.com"))
+            #expect(page.text.contains("Confirm: Approve"))
+            #expect(page.text.contains(#"<label for="comments">"#))
+            #expect(try await gateway.run(runID).status(of: "Ask") == "Waiting")
+
+            let recorded = try await Self.post(gateway, approve, comments: "Ship it & watch the dashboards")
+            #expect(recorded.status == 200)
+            #expect(recorded.text.contains("Your response was recorded"))
+            let run = try await gateway.waitForRun(runID)
+            #expect(run.status == "Succeeded")
+            let outputs = try #require(run.outputs(of: "Ask") as? [String: Any])
+            #expect(outputs["SelectedOption"] as? String == "Approve")
+            #expect(outputs["UserEmailAddress"] as? String == "grace@example.com")
+            #expect(outputs["Comments"] as? String == "Ship it & watch the dashboards")
+            #expect((outputs["RespondedAt"] as? String)?.hasSuffix("Z") == true)
+            #expect(run.outputs(of: "Decided") as? String == "Approve by grace@example.com")
+            #expect(run.status(of: "NoAnswer") == "Skipped")
+            try await gateway.stopAndRemove()
         }
-        let ada = try #require(mails["ada@example.com"])
-        let grace = try #require(mails["grace@example.com"])
-        #expect(ada.subject == "Deploy 2.4.1?")
-        #expect(ada.fields["importance"] as? String == "high")
-        #expect(ada.fields["from"] as? String == "Callgate Approvals <approvals@example.com>")
-        #expect(grace.to == "Grace Hopper <grace@example.com>")
-        #expect(ada.text.contains("Release notes: faster builds"))
-        #expect(ada.html.contains("<b>faster builds</b>"))
-        #expect(ada.html.contains("Production change"))
-        #expect(Set(ada.links.keys) == ["Approve", "Reject"])
-        // Four distinct links: one per recipient and option.
-        #expect(Set(Array(ada.links.values) + Array(grace.links.values)).count == 4)
-
-        // GET shows the confirmation page and decides nothing.
-        let approve = try #require(grace.links["Approve"])
-        let page = try await gateway.request(.GET, approve, headers: [("Accept", "text/html")])
-        #expect(page.status == 200)
-        #expect(page.headers.first(name: "Content-Type")?.hasPrefix("text/html") == true)
-        #expect(page.text.contains("Deploy 2.4.1?"))
-        #expect(page.text.contains("grace@example.com"))
-        #expect(page.text.contains("Confirm: Approve"))
-        #expect(page.text.contains(#"<label for="comments">"#))
-        #expect(try await gateway.run(runID).status(of: "Ask") == "Waiting")
-
-        let recorded = try await Self.post(gateway, approve, comments: "Ship it & watch the dashboards")
-        #expect(recorded.status == 200)
-        #expect(recorded.text.contains("Your response was recorded"))
-        let run = try await gateway.waitForRun(runID)
-        #expect(run.status == "Succeeded")
-        let outputs = try #require(run.outputs(of: "Ask") as? [String: Any])
-        #expect(outputs["SelectedOption"] as? String == "Approve")
-        #expect(outputs["UserEmailAddress"] as? String == "grace@example.com")
-        #expect(outputs["Comments"] as? String == "Ship it & watch the dashboards")
-        #expect((outputs["RespondedAt"] as? String)?.hasSuffix("Z") == true)
-        #expect(run.outputs(of: "Decided") as? String == "Approve by grace@example.com")
-        #expect(run.status(of: "NoAnswer") == "Skipped")
-        try await gateway.stopAndRemove()
     }
 
     @Test func aPassingSMTPRefusalIsRetriedAndAFinalOneFailsTheStepWithTheServersReply() async throws {
-        guard let python = SMTPTestServer.python else {
-            print("skipped aPassingSMTPRefusalIsRetriedAndAFinalOneFailsTheStepWithTheServersReply: python3-aiosmtpd is not installed (.ci/run installs it)")
-            return
-        }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let smtp = try await SMTPTestServer.start("tls", python: python, in: directory)
-        defer { smtp.stop() }
-        let gateway = try await Self.startGateway { configuration in
-            configuration.smtp.host = "127.0.0.1"
-            configuration.smtp.port = smtp.port
-            configuration.smtp.security = "tls"
-            configuration.smtp.username = "mailer"
-            configuration.smtp.password = "s3cret"
-            configuration.smtp.from = "approvals@example.com"
-            configuration.smtp.caFile = smtp.certificatePath
-        }
-        let retry = #", "retryPolicy": {"type": "fixed", "count": 2, "interval": "PT1S"}"#
-        // busy@ is refused once with 451: the retry sends only to it; ada@ is not mailed twice.
-        try await gateway.deploy("busy", Self.definition(to: "ada@example.com; busy@example.com", extraInputs: retry))
-        let (busyRun, _) = try await gateway.trigger("busy", json: #"{"version": "1"}"#)
-        let waiting = try await gateway.waitForRun(busyRun) { $0.status(of: "Ask") == "Waiting" }
-        #expect(smtp.messageCount == 2)
-        let recipients = try (0..<2).compactMap { try smtp.message($0).envelope["to"] as? [String] }
-        #expect(recipients.sorted { $0[0] < $1[0] } == [["ada@example.com"], ["busy@example.com"]])
-        #expect(waiting.status(of: "Ask") == "Waiting")
+        try await SMTPTestServer.withServer("tls", test: "aPassingSMTPRefusalIsRetriedAndAFinalOneFailsTheStepWithTheServersReply") { smtp in
+            let gateway = try await Self.startGateway(mailingThrough: smtp, security: "tls", from: "approvals@example.com")
+            let retry = #", "retryPolicy": {"type": "fixed", "count": 2, "interval": "PT1S"}"#
+            // busy@ is refused once with 451: the retry sends only to it; ada@ is not mailed twice.
+            try await gateway.deploy("busy", Self.definition(to: "ada@example.com; busy@example.com", extraInputs: retry))
+            let (busyRun, _) = try await gateway.trigger("busy", json: #"{"version": "1"}"#)
+            let waiting = try await gateway.waitForRun(busyRun) { $0.status(of: "Ask") == "Waiting" }
+            #expect(smtp.messageCount == 2)
+            let recipients = try (0..<2).compactMap { try smtp.message($0).envelope["to"] as? [String] }
+            #expect(recipients.sorted { $0[0] < $1[0] } == [["ada@example.com"], ["busy@example.com"]])
+            #expect(waiting.status(of: "Ask") == "Waiting")
 
-        // nobody@ is refused with 550: the step fails with the server's reply, no retry.
-        try await gateway.deploy("nobody", Self.definition(to: "nobody@example.com", extraInputs: retry))
-        let (failedRun, _) = try await gateway.trigger("nobody", json: #"{"version": "2"}"#)
-        let failed = try await gateway.waitForRun(failedRun)
-        #expect(failed.status == "Failed")
-        let error = try #require(failed.action("Ask")?["error"] as? [String: Any])
-        #expect(error["code"] as? String == "SubscribeFailed")
-        #expect((error["message"] as? String)?.contains("550") == true, "\(error)")
-        #expect(smtp.messageCount == 2)
-        try await gateway.stopAndRemove()
+            // nobody@ is refused with 550: the step fails with the server's reply, no retry.
+            try await gateway.deploy("nobody", Self.definition(to: "nobody@example.com", extraInputs: retry))
+            let (failedRun, _) = try await gateway.trigger("nobody", json: #"{"version": "2"}"#)
+            let failed = try await gateway.waitForRun(failedRun)
+            #expect(failed.status == "Failed")
+            let error = try #require(failed.action("Ask")?["error"] as? [String: Any])
+            #expect(error["code"] as? String == "SubscribeFailed")
+            #expect((error["message"] as? String)?.contains("550") == true, "\(error)")
+            #expect(smtp.messageCount == 2)
+            try await gateway.stopAndRemove()
+        }
     }
 
     // MARK: Outbox, decisions
