@@ -1,5 +1,5 @@
 /// A connector plugin written in Swift: a type conforming to ``Connector`` plus one exported
-/// entry point that hands it to ``negotiate(offer:answer:connector:)``. ConnectorKit turns the
+/// entry point that hands it to ``negotiate(offer:answer:start:)``. ConnectorKit turns the
 /// C ABI into these calls: no unsafe pointers in plugin code, and a thrown error becomes a status
 /// code rather than a trap (a trap in a plugin would kill the gateway).
 ///

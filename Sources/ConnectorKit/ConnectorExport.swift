@@ -1,33 +1,32 @@
 import CCallgatePlugin
 import CallgatePluginBuffers
-import Synchronization
-
-/// The connector type of this library, recorded by ``negotiate(offer:answer:connector:)`` for
-/// `init` to construct (the ABI's init takes no user context, so this is written once per library).
-private let registeredConnector = Mutex<(any Connector.Type)?>(nil)
 
 /// ConnectorKit's build information, in static storage as the ABI requires.
-private let buildInfo: StaticString = "ConnectorKit 1.0 (Swift)"
+private let buildInfo: StaticString = "ConnectorKit 1.2 (Swift)"
 
-/// Answers the gateway's negotiation for `connector`. Call it from the one exported symbol:
+/// Answers the gateway's negotiation. Call it from the one exported symbol, with an init that
+/// names your connector type:
 ///
 /// ```swift
 /// @_cdecl("callgate_plugin_negotiate")
 /// public func callgatePluginNegotiate(_ offer: OpaquePointer?, _ answer: OpaquePointer?) -> Int32 {
-///     negotiate(offer: offer, answer: answer, connector: MyConnector.self)
+///     negotiate(offer: offer, answer: answer) { startConnector(MyConnector.self, $0, $1, $2, $3) }
 /// }
 /// ```
-public func negotiate(offer: OpaquePointer?, answer: OpaquePointer?, connector: any Connector.Type) -> Int32 {
+///
+/// The init is a C function (the ABI's init takes no user context); a closure that names a
+/// concrete type captures nothing, so each connector gets its own and no state is shared between
+/// connectors linked into one binary (the gateway bundles several, and may start them at once).
+public func negotiate(offer: OpaquePointer?, answer: OpaquePointer?, start: callgate_plugin_init_fn) -> Int32 {
     guard let offer = UnsafePointer<callgate_host_offer>(offer), let answer = UnsafeMutablePointer<callgate_plugin_answer>(answer) else {
         return CALLGATE_ERR_INVALID
     }
-    registeredConnector.withLock { $0 = connector }
     // Write only the fields that lie inside the host's answer struct.
     guard Int(answer.pointee.struct_size) >= MemoryLayout<callgate_plugin_answer>.size else { return CALLGATE_ERR_INCOMPATIBLE }
     answer.pointee.major = UInt16(CALLGATE_ABI_MAJOR)
     answer.pointee.minor = UInt16(CALLGATE_ABI_MINOR)
     answer.pointee.build_info = callgate_bytes(ptr: buildInfo.utf8Start, len: buildInfo.utf8CodeUnitCount)
-    answer.pointee.`init` = connectorInit
+    answer.pointee.`init` = start
     let major = UInt16(CALLGATE_ABI_MAJOR)
     return offer.pointee.min_major <= major && major <= offer.pointee.max_major ? CALLGATE_OK : CALLGATE_ERR_INCOMPATIBLE
 }
@@ -71,8 +70,13 @@ private func answer(
     }
 }
 
-private let connectorInit: callgate_plugin_init_fn = { host, hooks, plugin, error in
-    guard let host, let hooks, let plugin, let type = registeredConnector.withLock({ $0 }) else { return CALLGATE_ERR_INVALID }
+/// The ABI's init for connector `type`: constructs it with the host services and fills the hook
+/// table. Called from the init closure given to ``negotiate(offer:answer:start:)``.
+public func startConnector(
+    _ type: any Connector.Type, _ host: UnsafePointer<callgate_host_api>?, _ hooks: UnsafeMutablePointer<callgate_plugin_hooks>?,
+    _ plugin: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ error: UnsafePointer<callgate_writer>?
+) -> Int32 {
+    guard let host, let hooks, let plugin else { return CALLGATE_ERR_INVALID }
     let connector: any Connector
     do {
         connector = try type.init(host: ConnectorHost(api: host))

@@ -2,11 +2,13 @@ import CallgateTesting
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// A real HTTP server on a random loopback port, for the outbound-HTTP host service:
 /// `GET /ok` answers at once, `GET /slow` after three seconds.
 final class LocalHTTPServer: Sendable {
     let port: Int
+    private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
     static func start() async throws -> LocalHTTPServer {
@@ -25,19 +27,23 @@ final class LocalHTTPServer: Sendable {
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger
         )
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let task = Task { try await group.run() }
         var iterator = stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw FixtureError("local server did not start") }
-        return LocalHTTPServer(port: port, task: task)
+        return LocalHTTPServer(port: port, group: group, task: task)
     }
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
         self.port = port
+        self.group = group
         self.task = task
     }
 
+    /// Shuts down gracefully: cancelling the serving task while a connection is being accepted
+    /// traps inside NIO ("Deinited NIOAsyncWriter without calling finish()").
     func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }

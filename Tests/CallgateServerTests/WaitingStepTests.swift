@@ -14,7 +14,7 @@ import Testing
         if let timeout { limit.append(#""timeout": "\#(timeout)""#) }
         if let heartbeat { limit.append(#""heartbeat": "\#(heartbeat)""#) }
         let pause = pauseAfter
-            ? #", "Pause": {"type": "Wait", "inputs": {"interval": {"count": 1, "unit": "Second"}}, "runAfter": {"Decision": ["Succeeded"]}}"#
+            ? #", "Pause": {"type": "Wait", "inputs": {"interval": {"count": 8, "unit": "Second"}}, "runAfter": {"Decision": ["Succeeded"]}}"#
             : ""
         return """
         {"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}},
@@ -105,8 +105,11 @@ import Testing
     @Test func aTimeoutEndsTheStepTimedOutUnsubscribesAndLateCallbacksGet410() async throws {
         let (service, gateway) = try await Self.start()
         try await gateway.deploy("approve", Self.definition(service, timeout: "PT1S"))
-        let (runID, url) = try await Self.startWaiting(gateway, service, workflow: "approve")
+        // Not waited for as Waiting: on a busy machine the second may pass first.
+        let (runID, _) = try await gateway.trigger("approve", json: #"{"order": 42}"#)
         let run = try await gateway.waitForRun(runID)
+        let subscribe = try #require(service.requests("/subscribe").last { $0.headers["callgate-run-id"] == runID })
+        let url = try #require(subscribe.json["callbackUrl"] as? String)
         #expect(run.status(of: "Approval") == "TimedOut")
         #expect(run.status(of: "Decision") == "Skipped")
         #expect(run.status == "Failed")
@@ -149,12 +152,13 @@ import Testing
 
     @Test func heartbeatsMoveTheDeadlineAndAFailedOutcomeFailsTheStep() async throws {
         let (service, gateway) = try await Self.start()
-        try await gateway.deploy("approve", Self.definition(service, timeout: "PT2S", heartbeat: "PT4S"))
+        // Wide margins: the test must hold on a loaded 2-core machine (the whole suite runs at once).
+        try await gateway.deploy("approve", Self.definition(service, timeout: "PT5S", heartbeat: "PT20S"))
         let (runID, url) = try await Self.startWaiting(gateway, service, workflow: "approve")
         let beat = try await gateway.request(.POST, url, headers: [("Callgate-Outcome", "heartbeat")], body: Array("{}".utf8))
         #expect(beat.status == 200)
         #expect(try beat.json()["status"] as? String == "waiting")
-        try await Task.sleep(for: .seconds(2.5))
+        try await Task.sleep(for: .seconds(6))
         #expect(try await gateway.run(runID).status(of: "Approval") == "Waiting", "the heartbeat moved the deadline past the timeout")
         let failed = try await gateway.request(.POST, url, headers: [("Callgate-Outcome", "failed"), ("Content-Type", "application/json")],
                                                body: Array(#"{"reason": "rejected upstream"}"#.utf8))

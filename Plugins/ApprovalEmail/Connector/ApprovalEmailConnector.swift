@@ -156,5 +156,5 @@ struct ApprovalDelivery: Sendable {
 /// The plugin's entry point, exported as `callgate_plugin_negotiate` by the shared library and
 /// called directly when the plugin is bundled into the gateway.
 public func approvalEmailNegotiate(_ offer: OpaquePointer?, _ answer: OpaquePointer?) -> Int32 {
-    negotiate(offer: offer, answer: answer, connector: ApprovalEmailConnector.self)
+    negotiate(offer: offer, answer: answer) { startConnector(ApprovalEmailConnector.self, $0, $1, $2, $3) }
 }

@@ -81,5 +81,5 @@ final class ExampleInstance: ConnectorInstance {
 /// The plugin's entry point. The shared library exports it as `callgate_plugin_negotiate`
 /// (Plugins/ExampleSwift/Export); the gateway calls it directly when the plugin is bundled.
 public func exampleSwiftNegotiate(_ offer: OpaquePointer?, _ answer: OpaquePointer?) -> Int32 {
-    negotiate(offer: offer, answer: answer, connector: ExampleConnector.self)
+    negotiate(offer: offer, answer: answer) { startConnector(ExampleConnector.self, $0, $1, $2, $3) }
 }

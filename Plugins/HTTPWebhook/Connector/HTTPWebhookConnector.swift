@@ -168,5 +168,5 @@ struct OutboundRequest {
 /// The plugin's entry point, exported as `callgate_plugin_negotiate` by the shared library and
 /// called directly when the plugin is bundled into the gateway.
 public func httpWebhookNegotiate(_ offer: OpaquePointer?, _ answer: OpaquePointer?) -> Int32 {
-    negotiate(offer: offer, answer: answer, connector: HTTPWebhookConnector.self)
+    negotiate(offer: offer, answer: answer) { startConnector(HTTPWebhookConnector.self, $0, $1, $2, $3) }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import ServiceLifecycle
 import NIOCore
 import Synchronization
 
@@ -49,6 +50,7 @@ final class OutsideService: Sendable {
     }
 
     let port: Int
+    private let group: ServiceGroup
     private let task: Task<Void, any Error>
     private let log: Log
 
@@ -134,30 +136,33 @@ final class OutsideService: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let configuration = ApplicationConfiguration(address: .hostname("127.0.0.1", port: port))
         let onRunning: @Sendable (any Channel) async -> Void = { channel in continuation.yield(channel.localAddress?.port ?? 0) }
-        let task: Task<Void, any Error>
+        let service: any Service
         if let tls {
-            let app = Application(
+            service = Application(
                 router: router, server: try .tls(.http1(), tlsConfiguration: tls), configuration: configuration, onServerRunning: onRunning, logger: logger
             )
-            task = Task { try await app.runService(gracefulShutdownSignals: []) }
         } else {
-            let app = Application(router: router, configuration: configuration, onServerRunning: onRunning, logger: logger)
-            task = Task { try await app.runService(gracefulShutdownSignals: []) }
+            service = Application(router: router, configuration: configuration, onServerRunning: onRunning, logger: logger)
         }
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: logger))
+        let task = Task { try await group.run() }
         var iterator = stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("outside service did not start") }
-        return OutsideService(port: port, scheme: tls == nil ? "http" : "https", task: task, log: log)
+        return OutsideService(port: port, scheme: tls == nil ? "http" : "https", group: group, task: task, log: log)
     }
 
-    private init(port: Int, scheme: String, task: Task<Void, any Error>, log: Log) {
+    private init(port: Int, scheme: String, group: ServiceGroup, task: Task<Void, any Error>, log: Log) {
         self.port = port
         self.scheme = scheme
+        self.group = group
         self.task = task
         self.log = log
     }
 
+    /// Shuts down gracefully: cancelling the serving task while a connection is being accepted
+    /// traps inside NIO ("Deinited NIOAsyncWriter without calling finish()").
     func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 
