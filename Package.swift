@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "CallgateHTTPWebhook", type: .dynamic, targets: ["HTTPWebhookPlugin"]),
         // The approval-email connector, as a shared library a gateway loads (it is also bundled).
         .library(name: "CallgateApprovalEmail", type: .dynamic, targets: ["ApprovalEmailPlugin"]),
+        // The event-hub connector, as a shared library a gateway loads (it is also bundled).
+        .library(name: "CallgateEventHub", type: .dynamic, targets: ["EventHubPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -168,6 +170,24 @@ let package = Package(
             path: "Plugins/ApprovalEmail/Export",
             swiftSettings: strictSettings
         ),
+        // The event-hub connector (hubs, ingest with shared-access signatures, OnEvents, SendEvent)
+        // with its own SQLite database; and its shared-library export.
+        .target(
+            name: "EventHubConnector",
+            dependencies: [
+                "ConnectorKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Plugins/EventHub/Connector",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "EventHubPlugin",
+            dependencies: ["EventHubConnector"],
+            path: "Plugins/EventHub/Export",
+            swiftSettings: strictSettings
+        ),
         // Expressions: the workflow expression language (parser, templates, evaluator, functions).
         .target(
             name: "CallgateExpressions",
@@ -242,6 +262,7 @@ let package = Package(
                 "ExampleSwiftConnector",
                 "HTTPWebhookConnector",
                 "ApprovalEmailConnector",
+                "EventHubConnector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import ApprovalEmailConnector
 import CallgatePluginHost
+import EventHubConnector
 import ExampleSwiftConnector
 import HTTPWebhookConnector
 
@@ -14,6 +15,9 @@ public enum BundledPlugins {
         },
         BundledPlugin(id: "approval-email", version: "1.0.0", operations: ["SendApprovalEmail"]) { offer, answer in
             approvalEmailNegotiate(OpaquePointer(offer), OpaquePointer(answer))
+        },
+        BundledPlugin(id: "event-hub", version: "1.0.0", operations: ["OnEvents", "SendEvent"]) { offer, answer in
+            eventHubNegotiate(OpaquePointer(offer), OpaquePointer(answer))
         },
     ]
 }

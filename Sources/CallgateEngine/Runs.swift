@@ -50,7 +50,9 @@ extension WorkflowEngine {
         guard found.enabled else { throw EngineError.conflict("workflow '\(workflow)' is disabled") }
         let graph = try await definitions.graph(workflow: workflow, version: found.version)
         let firings = try TriggerFiring.outputs(of: graph.definition, workflow: workflow, version: found.version, triggerOutputs: triggerOutputs)
-        let runIDs = firings.map { _ in Self.newRunID() }
+        // Sorted, so the runs of one splitOn call list in the order of their elements (ids begin
+        // with the start time, and these share it).
+        let runIDs = firings.map { _ in Self.newRunID() }.sorted()
         // Only a single run can answer the caller (splitOn with a Response is refused at deploy).
         let waiter = waitsForResponse && graph.hasResponse && runIDs.count == 1 ? runIDs.first.map { responses.register(runID: $0) } : nil
         let steps = callbackSteps

@@ -25,12 +25,19 @@ public final class WorkflowEngine: Service, Sendable {
         public var responseWaitSeconds: Double
         /// Longest sleep when nothing is due (work may also come from other processes' writes).
         public var idlePollSeconds: Double
+        /// Most runs in progress per workflow that a plugin's trigger (OnEvents) may start; beyond
+        /// it the plugin is told to wait, and its events wait where they are (back-pressure).
+        public var maxRunsInProgress: Int
 
-        public init(workers: Int = 16, outboxWorkers: Int = 4, responseWaitSeconds: Double = 120, idlePollSeconds: Double = 2) {
+        public init(
+            workers: Int = 16, outboxWorkers: Int = 4, responseWaitSeconds: Double = 120, idlePollSeconds: Double = 2,
+            maxRunsInProgress: Int = 1000
+        ) {
             self.workers = workers
             self.outboxWorkers = outboxWorkers
             self.responseWaitSeconds = responseWaitSeconds
             self.idlePollSeconds = idlePollSeconds
+            self.maxRunsInProgress = maxRunsInProgress
         }
     }
 

@@ -56,6 +56,9 @@ enum HostServiceTable {
         table.pointee.complete_operation = { host, operationID, status, outputs in
             serviceAnswer(host, error: nil) { try $0.completeOperation(id: operationID.array, status: status, outputs: outputs.array) }
         }
+        table.pointee.set_gauge = { host, name, labels, value in
+            serviceAnswer(host, error: nil) { try $0.setGauge(name: name.array, labels: labels.array, value: value) }
+        }
         return table
     }
 }

@@ -36,6 +36,14 @@ struct JSONInput {
         return number
     }
 
+    /// The whole object as strings (labels, headers).
+    func stringMap() throws -> [String: String] {
+        guard let map = object as? [String: String] else {
+            throw HostServiceError(status: PluginStatus.invalid, message: "\(what) must be an object of strings")
+        }
+        return map
+    }
+
     func optionalStringMap(_ key: String) throws -> [String: String]? {
         guard let value = object[key], !(value is NSNull) else { return nil }
         guard let map = value as? [String: String] else {

@@ -139,6 +139,16 @@ public final class LoadedPlugin: Sendable {
         }
     }
 
+    /// `handle_request` (ABI 1.3): a request to the plugin's own routes, with its metadata (JSON)
+    /// and raw body. A plugin without the hook answers `PluginError` with status unsupported.
+    public func handleRequest(_ instance: Instance, request: [UInt8], body: [UInt8]) async throws -> HookResult {
+        try await call("handle_request", \.handle_request) { hook, _, output, error in
+            withBorrowedBytes(request) { requestBytes in
+                withBorrowedBytes(body) { bodyBytes in hook(instance.pointer, requestBytes, bodyBytes, output, error) }
+            }
+        }
+    }
+
     /// `shutdown`: the last hook. The library stays loaded.
     public func shutdown() async {
         await run {

@@ -22,6 +22,10 @@ public struct PluginHostEnvironment: Sendable {
     public var logger: Logger
     /// Unix time in milliseconds (tests may substitute their own clock).
     public var clock: @Sendable () -> Int64
+    /// Where `fire_trigger` starts runs.
+    public var triggers: TriggerStarter
+    /// Sets a gauge of `/metrics` for `set_gauge`: full name, labels, value.
+    public var setGauge: @Sendable (_ name: String, _ labels: [(String, String)], _ value: Int64) -> Void
 
     public init(
         database: GatewayDatabase,
@@ -30,7 +34,9 @@ public struct PluginHostEnvironment: Sendable {
         egress: EgressPolicy = EgressPolicy(),
         authenticator: OutboundAuthenticator? = nil,
         logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        triggers: TriggerStarter = TriggerStarter(),
+        setGauge: @escaping @Sendable (_ name: String, _ labels: [(String, String)], _ value: Int64) -> Void = { _, _, _ in }
     ) {
         self.database = database
         self.callbacks = callbacks
@@ -39,6 +45,64 @@ public struct PluginHostEnvironment: Sendable {
         self.authenticator = authenticator ?? OutboundAuthenticator(httpClient: httpClient, egress: egress)
         self.logger = logger
         self.clock = clock
+        self.triggers = triggers
+        self.setGauge = setGauge
+    }
+}
+
+/// Where `fire_trigger` starts runs: the gateway connects its engine once the engine exists
+/// (plugins load first, since their types shape the definition parser).
+public final class TriggerStarter: Sendable {
+    /// Why a firing started nothing.
+    public enum Refusal: Error, Sendable {
+        /// The subscription ended: the plugin should stop delivering for it.
+        case ended(String)
+        /// Not now: the runs are not keeping up, or the store is full.
+        case busy(String)
+        /// The request is wrong.
+        case invalid(String)
+    }
+
+    /// Starts the runs for a `fire_trigger` request (its JSON) and dedupe key; answers the
+    /// result JSON (`{"runId", "runIds", "duplicate"}`), or throws a ``Refusal``.
+    public typealias Start = @Sendable (_ request: [UInt8], _ dedupeKey: String?) async throws -> [UInt8]
+
+    private let start = Mutex<Start?>(nil)
+
+    public init() {}
+
+    public func connect(_ start: @escaping Start) {
+        self.start.withLock { $0 = start }
+    }
+
+    /// The blocking form for host services (plugin threads, never the cooperative pool).
+    func fire(request: [UInt8], dedupeKey: String?) throws -> [UInt8] {
+        guard let start = start.withLock({ $0 }) else {
+            throw HostServiceError(status: PluginStatus.retryable, message: "the gateway is still starting")
+        }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<[UInt8], any Error>?>(nil)
+        Task {
+            let result: Result<[UInt8], any Error>
+            do { result = .success(try await start(request, dedupeKey)) } catch { result = .failure(error) }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        switch outcome.withLock({ $0 }) {
+        case .success(let bytes)?:
+            return bytes
+        case .failure(let refusal as Refusal)?:
+            switch refusal {
+            case .ended(let message): throw HostServiceError(status: PluginStatus.notFound, message: message)
+            case .busy(let message): throw HostServiceError(status: PluginStatus.retryable, message: message)
+            case .invalid(let message): throw HostServiceError(status: PluginStatus.invalid, message: message)
+            }
+        case .failure(let error)?:
+            throw HostServiceError(status: PluginStatus.retryable, message: "\(error)")
+        case nil:
+            throw HostServiceError(status: PluginStatus.internalError, message: "the firing ended without an answer")
+        }
     }
 }
 
@@ -206,28 +270,25 @@ final class PluginHostContext: Sendable {
         }
     }
 
-    /// Records a trigger firing; a repeated dedupe key for the subscription returns the first run.
+    /// Starts the runs of a trigger the plugin fires; a repeated dedupe key starts nothing.
     func fireTrigger(request: [UInt8], dedupeKey: [UInt8]) throws -> [UInt8] {
-        let object = try JSONInput(request, what: "fire_trigger request")
-        let subscription = try object.string("subscription")
-        let pluginID = self.pluginID
-        let requestText = String(decoding: request, as: UTF8.self)
-        let key: Data? = dedupeKey.isEmpty ? nil : Data(dedupeKey)
-        let (runID, duplicate) = try environment.database.writer.writeAndWait { db -> (String, Bool) in
-            if let key, let existing = try String.fetchOne(
-                db, sql: "SELECT run_id FROM plugin_trigger_event WHERE plugin_id = ? AND subscription = ? AND dedupe_key = ?",
-                arguments: [pluginID, subscription, key]
-            ) {
-                return (existing, true)
-            }
-            let runID = UUID().uuidString.lowercased()
-            try db.execute(
-                sql: "INSERT INTO plugin_trigger_event (run_id, plugin_id, subscription, dedupe_key, request, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [runID, pluginID, subscription, key, requestText, Date().timeIntervalSince1970]
-            )
-            return (runID, false)
+        _ = try JSONInput(request, what: "fire_trigger request").string("subscription")
+        return try environment.triggers.fire(request: request, dedupeKey: dedupeKey.isEmpty ? nil : String(decoding: dedupeKey, as: UTF8.self))
+    }
+
+    /// Sets `callgate_plugin_{name}{plugin="…", labels…}`.
+    func setGauge(name: [UInt8], labels: [UInt8], value: Int64) throws {
+        let text = String(decoding: name, as: UTF8.self)
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }) else {
+            throw HostServiceError(status: PluginStatus.invalid, message: "gauge name '\(text)' must be letters, digits and _")
         }
-        return try JSONOutput.encode(["runId": runID, "duplicate": duplicate] as [String: any Sendable])
+        var pairs: [(String, String)] = [("plugin", pluginID)]
+        if !labels.isEmpty {
+            for (key, value) in (try JSONInput(labels, what: "set_gauge labels").stringMap()).sorted(by: { $0.key < $1.key }) where key != "plugin" {
+                pairs.append((key, value))
+            }
+        }
+        environment.setGauge("callgate_plugin_" + text, pairs, value)
     }
 
     func completeOperation(id: [UInt8], status: Int32, outputs: [UInt8]) throws {

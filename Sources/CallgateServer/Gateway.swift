@@ -53,7 +53,8 @@ public final class Gateway: Sendable {
     private let certificateFiles: (certificate: String, key: String)
     private let adminToken: AdminToken
     private let callbackHandlers: [String: any CallbackHandler]
-    private let metricsRegistry = PrometheusCollectorRegistry()
+    private let pluginInstances: PluginInstances
+    private let metricsRegistry: PrometheusCollectorRegistry
     private let logger: Logger
     private let serviceGroup = Mutex<ServiceGroup?>(nil)
 
@@ -68,6 +69,8 @@ public final class Gateway: Sendable {
         certificateFiles: (certificate: String, key: String),
         adminToken: AdminToken.Setup,
         callbackHandlers: [String: any CallbackHandler],
+        pluginInstances: PluginInstances,
+        metricsRegistry: PrometheusCollectorRegistry,
         logger: Logger
     ) {
         self.configuration = configuration
@@ -81,6 +84,8 @@ public final class Gateway: Sendable {
         self.adminToken = adminToken.token
         self.generatedAdminToken = adminToken.generated
         self.callbackHandlers = callbackHandlers
+        self.pluginInstances = pluginInstances
+        self.metricsRegistry = metricsRegistry
         self.logger = logger
     }
 
@@ -128,6 +133,8 @@ public final class Gateway: Sendable {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: outboundTLS))
         let egress = EgressPolicy(denyPrivateNetworks: configuration.egressDenyPrivateNetworks)
         let authenticator = OutboundAuthenticator(httpClient: httpClient, egress: egress, baseTLS: outboundTLS)
+        let metricsRegistry = PrometheusCollectorRegistry()
+        let triggers = TriggerStarter()
         let plugins: PluginManager
         do {
             plugins = try PluginManager(
@@ -138,7 +145,9 @@ public final class Gateway: Sendable {
                     httpClient: httpClient,
                     egress: egress,
                     authenticator: authenticator,
-                    logger: logger
+                    logger: logger,
+                    triggers: triggers,
+                    setGauge: { [metricsRegistry] name, labels, value in metricsRegistry.makeGauge(name: name, labels: labels).set(value) }
                 ),
                 trustedPublisherKeys: trustedKeys
             )
@@ -161,7 +170,11 @@ public final class Gateway: Sendable {
             parser: { [plugins] in try await definitionParser(plugins: plugins, callbackSteps: steps) },
             logger: logger
         )
-        await registerPluginSteps(plugins: plugins, into: steps, database: database, configuration: configuration, logger: logger)
+        let instances = PluginInstances()
+        await startPluginInstances(
+            plugins: plugins, instances: instances, steps: steps, database: database, configuration: configuration, logger: logger
+        )
+        triggers.connect { [engine] request, dedupeKey in try await Self.fire(request, dedupeKey: dedupeKey, engine: engine) }
         var handlers = callbackHandlers
         handlers[TriggerCallbackHandler.ownerKind] = TriggerCallbackHandler(engine: engine)
         handlers[ActionCallbackHandler.ownerKind] = ActionCallbackHandler(engine: engine)
@@ -177,22 +190,51 @@ public final class Gateway: Sendable {
             certificateFiles: certificateFiles,
             adminToken: token,
             callbackHandlers: handlers,
+            pluginInstances: instances,
+            metricsRegistry: metricsRegistry,
             logger: logger
         )
     }
 
-    /// Makes the action and trigger types of loaded plugins runnable as waiting steps and
-    /// subscribed triggers (a type already served by a step given to the gateway keeps that one). `only` limits it to one plugin.
-    static func registerPluginSteps(
-        plugins: PluginManager, into registry: CallbackStepRegistry, database: GatewayDatabase, configuration: GatewayConfiguration,
-        logger: Logger, only: String? = nil
+    /// `fire_trigger` of a plugin: the request's subscription and outputs to the engine.
+    private static func fire(_ request: [UInt8], dedupeKey: String?, engine: WorkflowEngine) async throws -> [UInt8] {
+        guard let object = try? ExpressionValue(json: Data(request)), let subscription = object["subscription"]?.string else {
+            throw TriggerStarter.Refusal.invalid("fire_trigger needs {\"subscription\", \"outputs\"}")
+        }
+        let started: WorkflowEngine.StartedRun
+        do {
+            started = try await engine.fireTrigger(subscriptionID: subscription, outputs: object["outputs"] ?? .object([:]), dedupeKey: dedupeKey)
+        } catch let error as EngineError {
+            switch error.kind {
+            case .notFound: throw TriggerStarter.Refusal.ended(error.description)
+            case .busy, .conflict: throw TriggerStarter.Refusal.busy(error.description)
+            case .invalid: throw TriggerStarter.Refusal.invalid(error.description)
+            }
+        } catch let error as StoreError where error.isOverloaded {
+            throw TriggerStarter.Refusal.busy("the store is overloaded")
+        }
+        var answer: [String: ExpressionValue] = [
+            "runIds": .array(started.runIDs.map { .string($0) }), "duplicate": .bool(started.duplicate),
+        ]
+        if let first = started.runID { answer["runId"] = .string(first) }
+        return Array(ExpressionValue.object(answer).jsonText.utf8)
+    }
+
+    /// Creates each loaded plugin's instance (with the gateway's plugin configuration) for its
+    /// routes, and makes its action and trigger types runnable as waiting steps and subscribed
+    /// triggers (a type already served by a step given to the gateway keeps that one). `only`
+    /// limits it to one plugin (just installed).
+    static func startPluginInstances(
+        plugins: PluginManager, instances: PluginInstances, steps registry: CallbackStepRegistry, database: GatewayDatabase,
+        configuration: GatewayConfiguration, logger: Logger, only: String? = nil
     ) async {
         let records = (try? await plugins.list()) ?? []
         for record in records where record.state == "loaded" && (only == nil || record.id == only) {
             guard let plugin = plugins.plugin(id: record.id) else { continue }
             do {
-                let instanceConfiguration = configuration.pluginInstanceConfiguration(pluginID: record.id)
-                for step in try await PluginCallbackStep.steps(of: plugin, configuration: instanceConfiguration, database: database) {
+                let instance = try await plugin.createInstance(configuration: configuration.pluginInstanceConfiguration(pluginID: record.id))
+                instances.register(plugin, instance: instance)
+                for step in try await PluginCallbackStep.steps(of: plugin, instance: instance, database: database) {
                     switch step.kind {
                     case .action where registry.step(for: step.type) == nil || only != nil:
                         registry.register(step, for: step.type)
@@ -203,7 +245,7 @@ public final class Gateway: Sendable {
                     }
                 }
             } catch {
-                logger.warning("plugin \(record.id): its actions and triggers cannot run: \(error)")
+                logger.warning("plugin \(record.id): its instance cannot start, so its actions, triggers and routes are unavailable: \(error)")
             }
         }
     }
@@ -315,6 +357,12 @@ public final class Gateway: Sendable {
                     try await route.handle(request, id: try context.parameters.require("id"))
                 }
             }
+            let publicRoutes = PluginRoutes(instances: pluginInstances, maxBodyBytes: limits.maxBodyBytes)
+            for method in CallbackRoute.methods {
+                router.on("plugins/{plugin}/**", method: method) { request, context in
+                    try await publicRoutes.handle(request, pluginID: try context.parameters.require("plugin"), access: .public)
+                }
+            }
         }
 
         if servesAdmin {
@@ -330,9 +378,10 @@ public final class Gateway: Sendable {
                 Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
             }
             KeysAPI(keyRing: keyRing).register(on: api)
-            PluginsAPI(plugins: plugins, installed: { [plugins, engine, database, configuration, logger] id in
-                await Self.registerPluginSteps(
-                    plugins: plugins, into: engine.callbackSteps, database: database, configuration: configuration, logger: logger, only: id
+            PluginsAPI(plugins: plugins, installed: { [plugins, pluginInstances, engine, database, configuration, logger] id in
+                await Self.startPluginInstances(
+                    plugins: plugins, instances: pluginInstances, steps: engine.callbackSteps, database: database,
+                    configuration: configuration, logger: logger, only: id
                 )
             }).register(on: api)
             let parser: @Sendable () async throws -> DefinitionParser = { [plugins, engine] in
@@ -340,6 +389,12 @@ public final class Gateway: Sendable {
             }
             WorkflowsAPI(workflows: WorkflowRepository(database: database), engine: engine, parser: parser, maxBodyBytes: limits.maxBodyBytes).register(on: api)
             RunsAPI(engine: engine).register(on: api)
+            let adminRoutes = PluginRoutes(instances: pluginInstances, maxBodyBytes: limits.maxBodyBytes)
+            for method in CallbackRoute.methods {
+                api.on("plugins/{id}/**", method: method) { request, context in
+                    try await adminRoutes.handle(request, pluginID: try context.parameters.require("id"), access: .admin)
+                }
+            }
         }
         return router
     }

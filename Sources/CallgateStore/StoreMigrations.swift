@@ -257,6 +257,10 @@ enum StoreMigrations {
                     """
             )
         }
+        // fire_trigger starts runs through the engine (its dedupe is the engine's trigger_dedupe).
+        migrator.registerMigration("v6-plugin-triggers-start-runs") { db in
+            try db.execute(sql: "DROP TABLE plugin_trigger_event")
+        }
         return migrator
     }
 }

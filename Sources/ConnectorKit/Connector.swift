@@ -34,6 +34,15 @@ public protocol ConnectorInstance: AnyObject, Sendable {
     func subscribe(_ request: JSONValue) throws(ConnectorError) -> HookOutcome
     func unsubscribe(_ request: JSONValue) throws(ConnectorError) -> HookOutcome
     func handleCallback(_ request: JSONValue, body: [UInt8]) throws(ConnectorError) -> HookOutcome
+    /// A request to the plugin's own routes (ABI 1.3): `{"access", "method", "path", "query",
+    /// "headers"}` and the body; answer `{"status", "headers", "body"}`.
+    func handleRequest(_ request: JSONValue, body: [UInt8]) throws(ConnectorError) -> JSONValue
+}
+
+extension ConnectorInstance {
+    public func handleRequest(_ request: JSONValue, body: [UInt8]) throws(ConnectorError) -> JSONValue {
+        throw .unsupported("this plugin serves no routes")
+    }
 }
 
 /// What a hook answers.

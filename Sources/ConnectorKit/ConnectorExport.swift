@@ -124,6 +124,17 @@ public func startConnector(
             try box.instance.handleCallback(JSONValue(parsing: request.array) ?? .null, body: bodyBytes)
         }
     }
+    // A slot added after 1.0 exists only inside the table size the host declared (an older host's
+    // table is shorter: writing past it would corrupt the host's memory).
+    if fits(\.handle_request, in: hooks) {
+        hooks.pointee.handle_request = { instance, request, body, result, error in
+            guard let box = instanceBox(instance) else { return CALLGATE_ERR_INVALID }
+            let bodyBytes = body.array
+            return answer(result, error) { () throws(ConnectorError) in
+                .done(try box.instance.handleRequest(JSONValue(parsing: request.array) ?? .null, body: bodyBytes))
+            }
+        }
+    }
     hooks.pointee.http_completed = { plugin, requestID, status, response, body in
         guard let box = connectorBox(plugin) else { return }
         let result: Result<ConnectorHTTPResponse, ConnectorError> = status == CALLGATE_OK
@@ -138,4 +149,10 @@ public func startConnector(
         box.release()
     }
     return CALLGATE_OK
+}
+
+/// Whether a hook slot lies inside the table size the host declared.
+private func fits<T>(_ slot: WritableKeyPath<callgate_plugin_hooks, T>, in hooks: UnsafeMutablePointer<callgate_plugin_hooks>) -> Bool {
+    guard let offset = MemoryLayout<callgate_plugin_hooks>.offset(of: slot) else { return false }
+    return offset + MemoryLayout<T>.size <= Int(hooks.pointee.struct_size)
 }

@@ -103,10 +103,9 @@ public struct ConnectorHost: @unchecked Sendable {
         let result = try call { output, error in
             withBorrowedBytes(request.bytes) { requestBytes in withBorrowedBytes(dedupeKey) { fire(api.pointee.host, requestBytes, $0, output, error) } }
         }
-        guard let json = JSONValue(parsing: result), let runID = json["runId"]?.string else {
-            throw .internalError("fire_trigger answered no runId")
-        }
-        return (runID, json["duplicate"] == .bool(true))
+        guard let json = JSONValue(parsing: result) else { throw .internalError("fire_trigger answered no JSON") }
+        // No run when the trigger's conditions were not met.
+        return (json["runId"]?.string ?? "", json["duplicate"] == .bool(true))
     }
 
     /// Completes an operation a hook answered pending for.
@@ -114,6 +113,14 @@ public struct ConnectorHost: @unchecked Sendable {
         guard let complete = api.pointee.complete_operation else { throw .unsupported("complete_operation") }
         let answer = withBorrowedBytes(Array(id.utf8)) { idBytes in withBorrowedBytes(outputs.bytes) { complete(api.pointee.host, idBytes, status, $0) } }
         try check(answer, "complete_operation failed")
+    }
+
+    /// Sets the gauge `callgate_plugin_{name}` of the gateway's `/metrics` (ABI 1.3; a no-op on
+    /// an older gateway).
+    public func setGauge(_ name: String, labels: [String: String] = [:], value: Int64) {
+        guard abiMinor >= 3, let set = api.pointee.set_gauge else { return }
+        let labelBytes = JSONValue.object(labels.mapValues { .string($0) }).bytes
+        _ = withBorrowedBytes(Array(name.utf8)) { nameBytes in withBorrowedBytes(labelBytes) { set(api.pointee.host, nameBytes, $0, value) } }
     }
 
     // MARK: plumbing

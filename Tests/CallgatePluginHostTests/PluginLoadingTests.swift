@@ -30,7 +30,7 @@ struct PluginLoadingTests {
         try FileManager.default.createDirectory(atPath: directory.path + "/pkg", withIntermediateDirectories: true)
         let library = try PluginFixture.buildExample(into: directory.path + "/pkg", defines: ["EXAMPLE_ABI_MAJOR=2"])
         let package = try PluginFixture.package(library: library)
-        await expectRefusal(manager, package, message: "plugin example-c needs ABI 2.x (built against 2.2); this gateway supports 1.0–1.2")
+        await expectRefusal(manager, package, message: "plugin example-c needs ABI 2.x (built against 2.3); this gateway supports 1.0–1.3")
     }
 
     @Test func aWrongManifestMajorIsRefusedBeforeLoad() async throws {
@@ -39,7 +39,7 @@ struct PluginLoadingTests {
         let (manager, _) = try await PluginFixture.makeManager(in: directory)
         let (library, marker) = try buildWithMarker(directory)
         let package = try PluginFixture.package(library: library, abiMajor: 2)
-        await expectRefusal(manager, package, message: "plugin example-c needs ABI 2.x (built against 2.0); this gateway supports 1.0–1.2")
+        await expectRefusal(manager, package, message: "plugin example-c needs ABI 2.x (built against 2.0); this gateway supports 1.0–1.3")
         #expect(!FileManager.default.fileExists(atPath: marker), "the library was loaded")
     }
 

@@ -206,7 +206,7 @@ import CallgateTesting
         var url = "https://127.0.0.1:\(try await server.port())"
         let install = try Self.run(["plugin", "install", "pkg", "--server", url], in: directory.path, environment: token)
         #expect(install.status == 0, "\(install.stderr)")
-        #expect(install.stdout == "installed example-c 1.0.0 (ABI 1.2): loaded\n")
+        #expect(install.stdout == "installed example-c 1.0.0 (ABI 1.3): loaded\n")
         let show = try Self.run(["plugin", "show", "example-c", "--server", url], in: directory.path, environment: token)
         #expect(show.stdout.contains("state:       loaded"))
         #expect(show.stdout.contains("ExampleTrigger"))
@@ -218,9 +218,9 @@ import CallgateTesting
         url = "https://127.0.0.1:\(try await again.port())"
         let list = try Self.run(["plugin", "list", "--server", url], in: directory.path, environment: token)
         let rows = list.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
-        #expect(rows.contains("example-c 1.0.0 1.2 unsigned 0 loaded"), "\(list.stdout)")
+        #expect(rows.contains("example-c 1.0.0 1.3 unsigned 0 loaded"), "\(list.stdout)")
         // The Swift example is linked into the gateway and started at every start-up.
-        #expect(rows.contains("example-swift 1.0.0 1.2 bundled 0 loaded"), "\(list.stdout)")
+        #expect(rows.contains("example-swift 1.0.0 1.3 bundled 0 loaded"), "\(list.stdout)")
         let removeBundled = try Self.run(["plugin", "remove", "example-swift", "--server", url], in: directory.path, environment: token)
         #expect(removeBundled.status != 0)
         #expect(removeBundled.stderr.contains("plugin example-swift: is bundled with the gateway and cannot be removed"), "\(removeBundled.stderr)")

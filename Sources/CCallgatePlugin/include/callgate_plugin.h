@@ -16,6 +16,9 @@
  * History. 1.0: the first ABI. 1.1: http_send's request may carry "authentication".
  * 1.2: links a plugin mints for a waiting step reach handle_callback with "kind": "link" and a
  * snapshot of the step; its result may decide the step ("wait" keeps state between calls).
+ * 1.3: fire_trigger starts runs (it recorded them before); set_gauge (metrics) and the
+ * handle_request hook (the plugin's own HTTP routes) are appended; an action may complete
+ * without waiting ("completed": true in its subscribe result).
  *
  * Types. Only fixed-width integers, size_t, pointers and function pointers; no enum, no bool.
  * Data is UTF-8 JSON in {ptr, len} buffers (never NUL-terminated); readers ignore unknown fields.
@@ -41,7 +44,7 @@
 #include <stdint.h>
 
 #define CALLGATE_ABI_MAJOR 1
-#define CALLGATE_ABI_MINOR 2
+#define CALLGATE_ABI_MINOR 3
 
 /* Marks the one symbol a plugin exports, also under -fvisibility=hidden. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -135,15 +138,24 @@ typedef struct callgate_host_api {
      * unless it had already completed. OK, or CALLGATE_ERR_NOT_FOUND for an unknown or finished id. */
     int32_t (*http_cancel)(void *host, uint64_t request_id);
 
-    /* Starts a run of the trigger named in request_json ({"subscription": "...", "outputs": {...}}).
-     * A dedupe_key already seen for that subscription starts nothing and returns the first run.
-     * result_json: {"runId": "...", "duplicate": false} */
+    /* Starts a run of the trigger named in request_json ({"subscription": "...", "outputs": {...}}):
+     * subscription is the "subscription" of the trigger's subscribe request; outputs are the
+     * trigger's outputs (the trigger's splitOn and conditions apply, so one call may start
+     * several runs or none). The run is committed when the call returns. A dedupe_key already
+     * seen for the trigger's workflow starts nothing and returns the first runs.
+     * result_json: {"runId": "...", "runIds": [...], "duplicate": false}
+     * CALLGATE_ERR_NOT_FOUND: the subscription ended (stop delivering for it);
+     * CALLGATE_ERR_RETRYABLE: the gateway is busy or the workflow's runs are not keeping up. */
     int32_t (*fire_trigger)(void *host, callgate_bytes request_json, callgate_bytes dedupe_key,
                             const callgate_writer *result_json, const callgate_writer *error);
 
     /* Completes an operation the plugin answered CALLGATE_PENDING for (a subscribe or a waiting
      * action): status OK with outputs_json, or a negative status with outputs_json as the error. */
     int32_t (*complete_operation)(void *host, callgate_bytes operation_id, int32_t status, callgate_bytes outputs_json);
+
+    /* Since 1.3. Sets a gauge in the gateway's /metrics, prefixed with callgate_plugin_: name is
+     * letters, digits and '_'; labels_json is {"label": "value"} (may be empty). */
+    int32_t (*set_gauge)(void *host, callgate_bytes name, callgate_bytes labels_json, int64_t value);
 } callgate_host_api;
 
 /* ---- Plugin hooks, filled in by init. The host zero-fills the table and sets struct_size to its
@@ -193,6 +205,15 @@ typedef struct callgate_plugin_hooks {
 
     /* The last hook: release everything. The library itself stays loaded. */
     void (*shutdown)(void *plugin);
+
+    /* Since 1.3. An HTTP request to the plugin's own routes, made on the gateway's listener:
+     * /api/v1/plugins/{id}/... ("access": "admin": the gateway checked the operator's token) or
+     * /plugins/{id}/... ("access": "public": the plugin authenticates the caller itself).
+     * request_json: {"access", "method", "path" (after the prefix, starting with /), "query",
+     *                "headers": {...}}; body: the raw request body.
+     * result_json:  {"status": 200, "headers": {...}, "body": "..."} (body as text or JSON). */
+    int32_t (*handle_request)(void *instance, callgate_bytes request_json, callgate_bytes body,
+                              const callgate_writer *result_json, const callgate_writer *error);
 } callgate_plugin_hooks;
 
 /* Called once after negotiation: keep host (valid until shutdown returns), fill hooks, set
@@ -242,10 +263,12 @@ CALLGATE_STATIC_ASSERT(sizeof(callgate_writer) == 16, "callgate_writer layout");
 CALLGATE_STATIC_ASSERT(offsetof(callgate_host_api, host) == 8, "callgate_host_api.host");
 CALLGATE_STATIC_ASSERT(offsetof(callgate_host_api, log) == 16, "callgate_host_api.log");
 CALLGATE_STATIC_ASSERT(offsetof(callgate_host_api, complete_operation) == 88, "callgate_host_api.complete_operation");
-CALLGATE_STATIC_ASSERT(sizeof(callgate_host_api) == 96, "callgate_host_api 1.0 size");
+CALLGATE_STATIC_ASSERT(offsetof(callgate_host_api, set_gauge) == 96, "callgate_host_api.set_gauge");
+CALLGATE_STATIC_ASSERT(sizeof(callgate_host_api) == 104, "callgate_host_api 1.3 size");
 CALLGATE_STATIC_ASSERT(offsetof(callgate_plugin_hooks, describe) == 8, "callgate_plugin_hooks.describe");
 CALLGATE_STATIC_ASSERT(offsetof(callgate_plugin_hooks, shutdown) == 64, "callgate_plugin_hooks.shutdown");
-CALLGATE_STATIC_ASSERT(sizeof(callgate_plugin_hooks) == 72, "callgate_plugin_hooks 1.0 size");
+CALLGATE_STATIC_ASSERT(offsetof(callgate_plugin_hooks, handle_request) == 72, "callgate_plugin_hooks.handle_request");
+CALLGATE_STATIC_ASSERT(sizeof(callgate_plugin_hooks) == 80, "callgate_plugin_hooks 1.3 size");
 CALLGATE_STATIC_ASSERT(sizeof(callgate_host_offer) == 16, "callgate_host_offer layout");
 CALLGATE_STATIC_ASSERT(offsetof(callgate_plugin_answer, build_info) == 8, "callgate_plugin_answer.build_info");
 CALLGATE_STATIC_ASSERT(offsetof(callgate_plugin_answer, init) == 24, "callgate_plugin_answer.init");

@@ -22,7 +22,9 @@ public protocol CallbackStep: Sendable {
     var deferredInputs: Set<String> { get }
 
     /// Sends the subscription. Returns what the step records about it (for HttpWebhook, the
-    /// subscribe response), which the unsubscribe sees as `subscribeResponse()`.
+    /// subscribe response), which the unsubscribe sees as `subscribeResponse()`. A result
+    /// `{"completed": true, "outputs": …}` ends the step at once with those outputs: an action
+    /// that does its work here and waits for nothing (EventHub's SendEvent).
     func subscribe(_ request: CallbackStepRequest) async throws(CallbackStepError) -> ExpressionValue
 
     /// Ends the subscription. Throwing a retryable error makes the outbox try again later.

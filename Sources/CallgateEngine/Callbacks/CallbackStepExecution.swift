@@ -103,7 +103,13 @@ struct CallbackStepExecution {
                 record.state["retrySubscribeAt"] = nil
                 record.error = nil
                 record.inputs = inputs
-                if record.status == .running {
+                if subscription["completed"] == .bool(true), record.status == .running {
+                    // An action that does its work in the subscribe and waits for nothing (SendEvent).
+                    if case .string(let id)? = record.state["callbackId"] { try mutation.transaction.closeCallback(id: id) }
+                    try mutation.transaction.removeTimers(runID: record.runID, actionKey: key)
+                    try mutation.save(record)
+                    try mutation.finish(key: key, status: .succeeded, outputs: subscription["outputs"] ?? .object([:]))
+                } else if record.status == .running {
                     record.status = .waiting
                     record.state["waitingSince"] = .float(mutation.now.timeIntervalSince1970)
                     try mutation.save(record)

@@ -43,6 +43,7 @@ public struct TriggerCallbackHandler: CallbackHandler {
             case .notFound: return CallbackReply(status: 410)
             // The caller holds a valid URL: tell it why its call started nothing (splitOn, conditions).
             case .invalid: return CallbackReply.json(status: 400, ["error": ["code": "InvalidTrigger", "message": error.description]])
+            case .busy: return CallbackReply(status: 429, headers: [.init(name: "Retry-After", value: "1")])
             }
         }
         guard let runID = started.runID else {

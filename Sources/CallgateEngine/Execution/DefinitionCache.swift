@@ -63,6 +63,8 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound
         case conflict
         case invalid
+        /// Not now: the caller should try again later (back-pressure).
+        case busy
     }
 
     public let kind: Kind
@@ -71,4 +73,5 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     static func notFound(_ message: String) -> EngineError { EngineError(kind: .notFound, description: message) }
     static func conflict(_ message: String) -> EngineError { EngineError(kind: .conflict, description: message) }
     static func invalid(_ message: String) -> EngineError { EngineError(kind: .invalid, description: message) }
+    static func busy(_ message: String) -> EngineError { EngineError(kind: .busy, description: message) }
 }

@@ -57,6 +57,7 @@ extension APIError {
         case .notFound: self = .notFound(error.description)
         case .conflict: self = .conflict(error.description)
         case .invalid: self = .badRequest(error.description)
+        case .busy: self = .overloaded(retryAfterSeconds: 1)
         }
     }
 }

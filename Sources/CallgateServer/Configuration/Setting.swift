@@ -144,6 +144,9 @@ extension Setting {
         Setting("engine.response_wait_seconds", flag: "response-wait-seconds", help: "seconds a Request trigger waits for the run's Response action before answering 202 (default 120)") {
             $0.engine.responseWaitSeconds = Double(try positive($1))
         },
+        Setting("engine.max_runs_in_progress", flag: "max-runs-in-progress", help: "runs in progress per workflow that a plugin's trigger (OnEvents) may start before its events wait in the hub (default 1000)") {
+            $0.engine.maxRunsInProgress = try positive($1)
+        },
         Setting("log.level", flag: "log-level", help: "trace, debug, info (default), notice, warning, error or critical") {
             config, text in
             guard let level = Logger.Level(rawValue: text) else {

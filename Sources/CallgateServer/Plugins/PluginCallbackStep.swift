@@ -152,15 +152,14 @@ struct PluginCallbackStep: CallbackStep {
 
 extension PluginCallbackStep {
     /// The callback steps of a loaded plugin: one per action and trigger type its description
-    /// declares, sharing one instance (created with `configuration`).
-    static func steps(of plugin: LoadedPlugin, configuration: [UInt8], database: GatewayDatabase) async throws -> [PluginCallbackStep] {
+    /// declares, sharing the plugin's instance.
+    static func steps(of plugin: LoadedPlugin, instance: LoadedPlugin.Instance, database: GatewayDatabase) async throws -> [PluginCallbackStep] {
         guard let description = try? ExpressionValue(json: Data(try await plugin.describe())) else { return [] }
         let declared: [(Kind, String)] = [Kind.action, .trigger].flatMap { kind in
             guard case .array(let entries)? = description[kind == .action ? "actions" : "triggers"] else { return [(Kind, String)]() }
             return entries.compactMap { entry in entry["type"]?.string.map { (kind, $0) } }
         }
         guard !declared.isEmpty else { return [] }
-        let instance = try await plugin.createInstance(configuration: configuration)
         let catalog = StepTypeCatalog(triggers: [:], actions: [:]).adding(pluginDescriptions: [description])
         return declared.compactMap { kind, type in
             guard let stepType = kind == .action ? catalog.actions[type] : catalog.triggers[type] else { return nil }
