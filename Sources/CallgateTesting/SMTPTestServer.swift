@@ -125,9 +125,7 @@ public struct SMTPTestServer: Sendable {
 
     /// A loopback port nobody listens on right now.
     public static func freePort() throws -> Int {
-        let output = try run(["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"], in: NSTemporaryDirectory())
-        guard let port = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw TestSetupError("no free port") }
-        return port
+        try LoopbackPort.free()
     }
 
     /// Runs a command to its end; its standard output, or an error naming the command.

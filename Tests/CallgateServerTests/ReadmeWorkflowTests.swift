@@ -216,4 +216,56 @@ import Testing
         #expect(show.contains("- NoAnswer (Compose): Skipped"))
         #expect(await server.terminate() == 0)
     }
+
+    /// The README's event hub walk-through: `hub create`, `hub token`, a batch sent over HTTPS, the
+    /// README's workflow file deployed, one run per event, and `hub show` with the group's lag.
+    @Test func theEventHubWalkThroughRunsAsWritten() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try Self.readmeFile("billing.json").write(toFile: directory.path + "/billing.json", atomically: true, encoding: .utf8)
+        let token = ["CALLGATE_TOKEN": "t", "CALLGATE_ADMIN_TOKEN": "t"]
+        let port = try CLITests.freePort()
+        let server = try CLITests.Server(["--listen", "127.0.0.1:\(port)"], in: directory.path, environment: token)
+        _ = try await server.port()
+        func callgate(_ arguments: [String]) throws -> CLITests.Outcome {
+            try CLITests.run(arguments + ["--server", "https://127.0.0.1:\(port)"], in: directory.path, environment: token)
+        }
+        let created = try callgate(["hub", "create", "orders", "--partitions", "4"])
+        #expect(created.stdout.hasPrefix("created hub orders (4 partitions)\ningest: POST https://127.0.0.1:\(port)/plugins/event-hub/hubs/orders/messages\nkey send: "), "\(created.stdout)\(created.stderr)")
+        let signature = try callgate(["hub", "token", "orders", "--ttl", "3600"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(signature.hasPrefix("SharedAccessSignature sr="))
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(directory.path + "/certs/ca.pem")
+        let sent = try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls)) { http in
+            var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/plugins/event-hub/hubs/orders/messages")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: signature)
+            request.headers.add(name: "Content-Type", value: "application/vnd.microsoft.servicebus.json")
+            request.body = .bytes(ByteBuffer(string: #"""
+                [{"Body": {"order": 1, "total": 20}, "BrokerProperties": {"PartitionKey": "customer-7"}},
+                 {"Body": {"order": 2, "total": 35}, "BrokerProperties": {"PartitionKey": "customer-9"}}]
+                """#))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        #expect(sent.0 == 201, "\(sent.1)")
+        #expect(sent.1.contains(#""offset":0"#))
+
+        let deployed = try callgate(["workflow", "deploy", "billing", "billing.json"])
+        #expect(deployed.stdout == "deployed billing version 1 (OnEvents trigger 'onOrder', 1 actions)\n", "\(deployed.stdout)\(deployed.stderr)")
+        let runs = try await WaitingStepTests.eventually { () -> String? in
+            let output = (try? callgate(["run", "list", "--workflow", "billing"]))?.stdout ?? ""
+            return output.components(separatedBy: "Succeeded").count - 1 == 2 ? output : nil
+        }
+        let runIDs = runs.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
+        let bills = try runIDs.map { try callgate(["run", "show", $0]).stdout }
+        #expect(bills.contains { $0.contains("bill order 1: 20") } && bills.contains { $0.contains("bill order 2: 35") })
+        let show = try await WaitingStepTests.eventually { () -> String? in
+            let output = (try? callgate(["hub", "show", "orders"]))?.stdout ?? ""
+            return output.contains("consumer group billing: lag 0") ? output : nil
+        }
+        #expect(show.hasPrefix("hub orders  4 partitions  retention 24 h"))
+        #expect(await server.terminate() == 0)
+    }
 }

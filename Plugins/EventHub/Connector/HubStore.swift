@@ -200,10 +200,8 @@ final class HubStore: Sendable {
                     state.bytes -= try Self.dropConsumed(hub: hubName, partition: partition, in: db)
                     guard state.bytes + size <= Int64(hub.maxBytesPerPartition) else { return .failure(.full(partition: partition)) }
                 }
-                try db.execute(
-                    sql: "INSERT INTO event (hub, partition, offset, enqueued_at, partition_key, properties, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [hubName, partition, state.next, now.timeIntervalSince1970, event.partitionKey, event.properties, event.body]
-                )
+                try db.cachedStatement(sql: "INSERT INTO event (hub, partition, offset, enqueued_at, partition_key, properties, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                    .execute(arguments: [hubName, partition, state.next, now.timeIntervalSince1970, event.partitionKey, event.properties, event.body])
                 placements.append(Placement(partition: partition, offset: state.next, enqueuedAt: now.timeIntervalSince1970))
                 state.next += 1
                 state.bytes += size
