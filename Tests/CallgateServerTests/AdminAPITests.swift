@@ -51,7 +51,8 @@ import Yams
         #expect(document["openapi"] as? String == "3.1.0")
         let paths = try #require(document["paths"] as? [String: Any])
         let described = Set(paths.flatMap { path, operations in
-            ((operations as? [String: Any]) ?? [:]).keys.map { "\($0.uppercased()) \(path)" }
+            // Path items also hold `parameters` and `description`; only methods are operations.
+            ((operations as? [String: Any]) ?? [:]).keys.filter { ["get", "put", "post", "delete", "patch"].contains($0) }.map { "\($0.uppercased()) \(path)" }
         })
         let routes: Set<String> = [
             "GET /api/v1/openapi.yaml", "GET /api/v1/keys", "POST /api/v1/keys:rotate", "POST /api/v1/keys/{id}:retire",
@@ -60,6 +61,8 @@ import Yams
             "POST /api/v1/workflows/{name}:enable", "POST /api/v1/workflows/{name}:disable",
             "POST /api/v1/workflows/{name}/triggers/{trigger}/callback-url",
             "GET /api/v1/runs", "GET /api/v1/runs/{id}", "POST /api/v1/runs/{id}:cancel",
+            "GET /api/v1/plugins/{id}/{path}", "PUT /api/v1/plugins/{id}/{path}", "POST /api/v1/plugins/{id}/{path}",
+            "DELETE /api/v1/plugins/{id}/{path}",
         ]
         #expect(described == routes)
         try await gateway.stopAndRemove()

@@ -136,6 +136,34 @@ enum OpenAPIDocument {
                 '204': {description: Removed.}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/Error'}
+          /api/v1/plugins/{id}/{path}:
+            description: >-
+              A plugin's own admin routes (ABI 1.3 handle_request), any method and any path below the
+              plugin's id; the bundled event-hub plugin serves hubs here (GET hubs; PUT, GET, DELETE
+              hubs/{hub}; GET, POST hubs/{hub}/keys; DELETE hubs/{hub}/keys/{key}; POST hubs/{hub}/tokens).
+            parameters:
+              - {name: id, in: path, required: true, schema: {type: string}}
+              - {name: path, in: path, required: true, description: The rest of the path, slashes included., schema: {type: string}}
+            get:
+              operationId: pluginRouteGet
+              summary: A plugin's admin route (GET).
+              responses:
+                default: {description: What the plugin answers.}
+            put:
+              operationId: pluginRoutePut
+              summary: A plugin's admin route (PUT).
+              responses:
+                default: {description: What the plugin answers.}
+            post:
+              operationId: pluginRoutePost
+              summary: A plugin's admin route (POST).
+              responses:
+                default: {description: What the plugin answers.}
+            delete:
+              operationId: pluginRouteDelete
+              summary: A plugin's admin route (DELETE).
+              responses:
+                default: {description: What the plugin answers.}
           /api/v1/workflows:
             get:
               operationId: listWorkflows
