@@ -209,6 +209,15 @@ import Testing
         // And a group starting at the earliest position reads everything the hub holds.
         try await gateway.deploy("replay", Self.workflow(hub: "audit", group: "g3", splitOn: true))
         #expect(try await Self.waitForRuns(gateway, workflow: "replay", events: 11).count == 11)
+        // A group another workflow reads is refused, naming that workflow.
+        try await gateway.deploy("intruder", Self.workflow(hub: "audit", group: "g2", splitOn: true))
+        var refusal = ""
+        for _ in 0..<100 where refusal.isEmpty {
+            let subscription = try await gateway.admin(.GET, "/api/v1/workflows/intruder").json()["subscription"] as? [String: Any]
+            if subscription?["state"] as? String == "failed" { refusal = subscription?["lastError"] as? String ?? "?" }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(refusal.contains("consumer group 'g2' of hub 'audit' is read by workflow 'audit'"), "\(refusal)")
         try await gateway.stopAndRemove()
     }
 
@@ -228,6 +237,31 @@ import Testing
         #expect(placed["offset"] as? Int == 0)
         let delivered = try await Self.waitForRuns(gateway, workflow: "reader", events: 1)
         #expect(delivered.first?.first?.partition == placed["partition"] as? Int)
+        try await gateway.stopAndRemove()
+    }
+
+    @Test func whenRunsDoNotKeepUpEventsWaitInTheHubAsLag() async throws {
+        let gateway = try await TestGateway.start(bundledPlugins: BundledPlugins.all) { $0.engine.maxRunsInProgress = 2 }
+        _ = try await Self.createHub(gateway, "slow", partitions: 1)
+        let token = try await Self.token(gateway, "slow")
+        try await gateway.deploy("slow", """
+        {"definition": {"triggers": {"events": {"type": "OnEvents", "splitOn": "@triggerBody()",
+           "inputs": {"hub": "slow", "consumerGroup": "g", "maxBatchSize": 1, "startPosition": "earliest"}}},
+         "actions": {"Pause": {"type": "Wait", "inputs": {"interval": {"count": 5, "unit": "Second"}}}}}}
+        """)
+        let sent = try await Self.send(gateway, hub: "slow", token: token, (0..<6).map { (#"{"n": \#($0)}"#, nil) })
+        #expect(sent.status == 201, "ingest keeps accepting while runs are behind")
+        // Two runs in progress at most: the other events wait in the hub, visible as lag.
+        _ = try await Self.waitForRuns(gateway, workflow: "slow", events: 2)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try Self.delivered(gateway, workflow: "slow").count == 2)
+        let shown = try await gateway.admin(.GET, "/api/v1/plugins/event-hub/hubs/slow")
+        let groups = try #require(try shown.json()["consumerGroups"] as? [[String: Any]])
+        let lag = (groups.first?["partitions"] as? [[String: Any]])?.first?["lag"] as? Int
+        #expect(lag == 4)
+        // As runs end, the rest follow, in order and once each.
+        let runs = try await Self.waitForRuns(gateway, workflow: "slow", events: 6, seconds: 60)
+        #expect(runs.flatMap { $0 }.map(\.offset) == Array(0..<6))
         try await gateway.stopAndRemove()
     }
 }
