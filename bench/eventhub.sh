@@ -12,11 +12,8 @@ SECONDS_EACH=${1:-15}
 EVENTS=${2:-20000}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
-swift build -c release --product callgate
-CALLGATE="$(swift build -c release --show-bin-path)/callgate"
 source bench/lib.sh
-(cd "$WORK" && exec "$CALLGATE" serve --listen "127.0.0.1:$PORT" --public-url "$BASE" --log-level error > "$WORK/gateway.log" 2>&1) &
-until curl -sfk "$BASE/readyz" >/dev/null 2>&1; do sleep 0.05; done
+start_callgate
 ADMIN=(-sfk -H "Authorization: Bearer bench" -H "Content-Type: application/json")
 hub() { curl "${ADMIN[@]}" -X PUT --data "{\"partitions\": 4}" "$BASE/api/v1/plugins/event-hub/hubs/$1" >/dev/null; }
 token() { curl "${ADMIN[@]}" -X POST --data '{"ttlSeconds": 36000}' "$BASE/api/v1/plugins/event-hub/hubs/$1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }

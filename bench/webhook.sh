@@ -15,11 +15,8 @@ RATE=${2:-100}
 CYCLES=${3:-3000}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
-swift build -c release --product callgate
-CALLGATE="$(swift build -c release --show-bin-path)/callgate"
 source bench/lib.sh
-(cd "$WORK" && exec "$CALLGATE" serve --listen "127.0.0.1:$PORT" --public-url "$BASE" --log-level error > "$WORK/gateway.log" 2>&1) &
-until curl -sfk "$BASE/readyz" >/dev/null 2>&1; do sleep 0.05; done
+start_callgate
 python3 bench/webhook/subscriber.py "$SUBSCRIBER_PORT" "$WORK/held.txt" "$WORK/certs/ca.pem" &
 sleep 0.5
 

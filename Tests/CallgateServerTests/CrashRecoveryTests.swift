@@ -51,22 +51,10 @@ import Testing
         _ = try await first.port()
         let base = "https://127.0.0.1:\(port)"
 
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(directory.path + "/certs/ca.pem")
-        var settings = HTTPClient.Configuration(tlsConfiguration: tls)
-        settings.timeout.connect = .seconds(2)
-        let configuration = settings
-        // A client per request: a pool that saw the gateway die would keep failing fast.
+        let client = FreshHTTPSClient(caFile: directory.path + "/certs/ca.pem")
         @Sendable func send(_ method: HTTPMethod, _ url: String, body: String = "{}", admin: Bool = false) async throws -> (Int, Data) {
-            try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) { client in
-                var request = HTTPClientRequest(url: url)
-                request.method = method
-                request.headers.add(name: "Content-Type", value: "application/json")
-                if admin { request.headers.add(name: "Authorization", value: "Bearer t") }
-                request.body = .bytes(ByteBuffer(string: body))
-                let response = try await client.execute(request, timeout: .seconds(10))
-                return (Int(response.status.code), Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
-            }
+            let headers = [("Content-Type", "application/json")] + (admin ? [("Authorization", "Bearer t")] : [])
+            return try await client.send(method, url, headers: headers, body: body)
         }
 
         let (deployed, _) = try await send(.PUT, base + "/api/v1/workflows/crash", body: Self.definition(subscriber: subscriber.baseURL), admin: true)

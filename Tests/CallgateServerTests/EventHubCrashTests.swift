@@ -25,21 +25,9 @@ import Testing
         _ = try await server.port()
         let base = "https://127.0.0.1:\(port)"
 
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(directory.path + "/certs/ca.pem")
-        var settings = HTTPClient.Configuration(tlsConfiguration: tls)
-        settings.timeout.connect = .seconds(2)
-        let configuration = settings
-        // A client per request: a pool that saw the gateway die would keep failing fast.
+        let client = FreshHTTPSClient(caFile: directory.path + "/certs/ca.pem")
         @Sendable func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String = "") async throws -> (Int, Data) {
-            try await HTTPClient.withHTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration) { http in
-                var request = HTTPClientRequest(url: base + path)
-                request.method = method
-                for (name, value) in headers { request.headers.add(name: name, value: value) }
-                if !body.isEmpty { request.body = .bytes(ByteBuffer(string: body)) }
-                let response = try await http.execute(request, timeout: .seconds(30))
-                return (Int(response.status.code), Data(buffer: try await response.body.collect(upTo: 1 << 24)))
-            }
+            try await client.send(method, base + path, headers: headers, body: body)
         }
         let admin = [("Authorization", "Bearer t"), ("Content-Type", "application/json")]
         let (created, _) = try await send(.PUT, "/api/v1/plugins/event-hub/hubs/crash", headers: admin, body: #"{"partitions": 4}"#)
