@@ -74,6 +74,11 @@ import CallgateTesting
 
         var text: String { output.text.withLock { $0 } }
 
+        /// A test that failed before stopping its server does not leave the process behind.
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+
         /// Waits for the "listening on" line and returns the port.
         func port() async throws -> Int {
             for _ in 0..<600 {
