@@ -270,10 +270,10 @@ final class PluginHostContext: Sendable {
         }
     }
 
-    /// Starts the runs of a trigger the plugin fires; a repeated dedupe key starts nothing.
+    /// Starts the runs of a trigger the plugin fires; a repeated dedupe key starts nothing. The
+    /// request is read once, by the gateway's starter.
     func fireTrigger(request: [UInt8], dedupeKey: [UInt8]) throws -> [UInt8] {
-        _ = try JSONInput(request, what: "fire_trigger request").string("subscription")
-        return try environment.triggers.fire(request: request, dedupeKey: dedupeKey.isEmpty ? nil : String(decoding: dedupeKey, as: UTF8.self))
+        try environment.triggers.fire(request: request, dedupeKey: dedupeKey.isEmpty ? nil : String(decoding: dedupeKey, as: UTF8.self))
     }
 
     /// Sets `callgate_plugin_{name}{plugin="…", labels…}`.

@@ -78,13 +78,11 @@ public func startConnector(
 ) -> Int32 {
     guard let host, let hooks, let plugin else { return CALLGATE_ERR_INVALID }
     let connector: any Connector
-    do {
+    do throws(ConnectorError) {
         connector = try type.init(host: ConnectorHost(api: host))
-    } catch let failure as ConnectorError {
+    } catch let failure {
         append(Array(failure.message.utf8), to: error)
         return failure.status
-    } catch {
-        return CALLGATE_ERR_INTERNAL
     }
     plugin.pointee = Unmanaged.passRetained(ConnectorBox(connector)).toOpaque()
 

@@ -1,5 +1,6 @@
 import CCallgatePlugin
 import CallgatePluginBuffers
+import Foundation
 
 /// The gateway's services, as a connector sees them. Thread-safe; callable from inside hooks.
 public struct ConnectorHost: @unchecked Sendable {
@@ -24,6 +25,11 @@ public struct ConnectorHost: @unchecked Sendable {
     /// The gateway's clock, Unix milliseconds.
     public func nowMilliseconds() -> Int64 {
         api.pointee.clock_now_ms?(api.pointee.host) ?? 0
+    }
+
+    /// The gateway's clock as a date.
+    public var now: Date {
+        Date(timeIntervalSince1970: Double(nowMilliseconds()) / 1000)
     }
 
     /// The plugin's state value for `key`, or nil.

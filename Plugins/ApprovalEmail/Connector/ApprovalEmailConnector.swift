@@ -82,7 +82,7 @@ final class ApprovalEmailInstance: ConnectorInstance {
         }
         let call = ApprovalLinkCall(
             request: request, body: body, templates: connector.templates,
-            now: Date(timeIntervalSince1970: Double(connector.host.nowMilliseconds()) / 1000)
+            now: connector.host.now
         )
         return .done(call.answer())
     }
@@ -131,7 +131,7 @@ struct ApprovalDelivery: Sendable {
                 linkRecords[minted.id] = ["to": .string(recipient.address), "option": .string(option)]
             }
             let mail = ApprovalMail(request: approval, recipient: recipient, links: links)
-            let now = Date(timeIntervalSince1970: Double(host.nowMilliseconds()) / 1000)
+            let now = host.now
             let receipt = try delivery.deliver(mail.message(from: delivery.sender, templates: templates), name: "approval-\(subscription)-\(index + 1)", now: now)
             if case .outbox = delivery {
                 let list = links.map { "\($0.option): \($0.url)" }.joined(separator: "  ")

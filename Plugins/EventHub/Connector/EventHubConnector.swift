@@ -104,9 +104,11 @@ final class EventHubInstance: ConnectorInstance {
         let options = try TriggerOptions(inputs: inputs)
         let workflow = request["workflow"]?.string ?? ""
         do {
+            // Read before the attach's write: where the group starts in each partition it has not read.
+            let partitions = try store.partitions(of: options.hub)
             if let refusal = try store.attach(
                 hub: options.hub, group: options.consumerGroup, workflow: workflow, subscription: subscription, options: options.stored,
-                start: { partition in try self.startOffset(options, partition: partition) }
+                start: { partition in try self.startOffset(options, partition: partition, state: partitions.first { $0.partition == partition }) }
             ) {
                 throw ConnectorError.invalid(refusal)
             }
@@ -138,9 +140,9 @@ final class EventHubInstance: ConnectorInstance {
         .done(["decision": "ignore", "reply": ["status": 404]])
     }
 
-    private func startOffset(_ options: TriggerOptions, partition: Int) throws -> Int64 {
-        let partitions = try store.partitions(of: options.hub)
-        let state = partitions.first { $0.partition == partition }
+    private func startOffset(
+        _ options: TriggerOptions, partition: Int, state: (partition: Int, first: Int64?, next: Int64, bytes: Int64)?
+    ) throws -> Int64 {
         switch options.startPosition {
         case .earliest: return state?.first ?? state?.next ?? 0
         case .latest: return state?.next ?? 0
@@ -154,21 +156,17 @@ final class EventHubInstance: ConnectorInstance {
         let started = (0..<found.partitions).map { partition in
             PartitionPump(
                 hub: hub, group: group, partition: partition, subscription: subscription, maxBatchSize: options.maxBatchSize, store: store, host: host,
-                ended: { [weak self] subscription in self?.pumpsEnded(subscription) }
+                ended: { [weak self] subscription in self?.stopPumps(subscription) }
             )
         }
         pumps.withLock { $0[subscription] = started }
         started.forEach { $0.start() }
     }
 
+    /// Stops reading for a subscription (unsubscribed, handed over, or ended by the gateway while
+    /// its unsubscribe is on its way); the group's position stays.
     private func stopPumps(_ subscription: String) {
         pumps.withLock { $0.removeValue(forKey: subscription) }?.forEach { $0.stop() }
-    }
-
-    /// The gateway said the subscription ended (its workflow was disabled or redeployed while the
-    /// unsubscribe is on its way): stop reading for it; the position stays.
-    private func pumpsEnded(_ subscription: String) {
-        stopPumps(subscription)
     }
 
     /// Wakes the pumps reading `hub`.
@@ -195,7 +193,7 @@ final class EventHubInstance: ConnectorInstance {
 
     /// Appends events (one transaction) and wakes the hub's pumps.
     func append(_ events: [HubStore.NewEvent], to hub: String) throws(ConnectorError) -> [HubStore.Placement] {
-        let now = Date(timeIntervalSince1970: Double(host.nowMilliseconds()) / 1000)
+        let now = host.now
         let result: Result<[HubStore.Placement], HubStore.AppendError>
         do {
             result = try store.append(events, to: hub, now: now) { partitions in
@@ -314,7 +312,7 @@ final class MaintenanceLoop: Sendable {
     }
 
     func tick() {
-        let now = Date(timeIntervalSince1970: Double(host.nowMilliseconds()) / 1000)
+        let now = host.now
         do {
             try store.applyRetention(now: now)
             for hub in try store.hubs() {

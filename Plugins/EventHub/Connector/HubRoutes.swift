@@ -13,7 +13,7 @@ struct HubRoutes {
     static let batchContentType = "application/vnd.microsoft.servicebus.json"
 
     private var store: HubStore { instance.store }
-    private var now: Date { Date(timeIntervalSince1970: Double(instance.host.nowMilliseconds()) / 1000) }
+    private var now: Date { instance.host.now }
 
     // MARK: Administration
 

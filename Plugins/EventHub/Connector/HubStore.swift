@@ -279,11 +279,16 @@ final class HubStore: Sendable {
     /// Per partition: the first retained offset, the next offset to be written, bytes held.
     func partitions(of hub: String) throws -> [(partition: Int, first: Int64?, next: Int64, bytes: Int64)] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT partition, next_offset, bytes FROM partition_state WHERE hub = ? ORDER BY partition", arguments: [hub]).map { row in
-                let partition: Int = row["partition"]
-                let first = try Int64.fetchOne(db, sql: "SELECT offset FROM event WHERE hub = ? AND partition = ? ORDER BY offset LIMIT 1", arguments: [hub, partition])
-                return (partition, first, row["next_offset"], row["bytes"])
-            }
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT partition, next_offset, bytes,
+                        (SELECT offset FROM event WHERE event.hub = partition_state.hub AND event.partition = partition_state.partition
+                         ORDER BY offset LIMIT 1) AS first
+                    FROM partition_state WHERE hub = ? ORDER BY partition
+                    """,
+                arguments: [hub]
+            ).map { row in (row["partition"], row["first"], row["next_offset"], row["bytes"]) }
         }
     }
 

@@ -105,10 +105,7 @@ struct CallbackStepExecution {
                 record.inputs = inputs
                 if subscription["completed"] == .bool(true), record.status == .running {
                     // An action that does its work in the subscribe and waits for nothing (SendEvent).
-                    if case .string(let id)? = record.state["callbackId"] { try mutation.transaction.closeCallback(id: id) }
-                    try mutation.transaction.removeTimers(runID: record.runID, actionKey: key)
-                    try mutation.save(record)
-                    try mutation.finish(key: key, status: .succeeded, outputs: subscription["outputs"] ?? .object([:]))
+                    try mutation.endUnsubscribedStep(record, status: .succeeded, outputs: subscription["outputs"] ?? .object([:]))
                 } else if record.status == .running {
                     record.status = .waiting
                     record.state["waitingSince"] = .float(mutation.now.timeIntervalSince1970)
@@ -131,10 +128,7 @@ struct CallbackStepExecution {
                 mutation.noteWorkQueued()
             case .failure(let error):
                 guard !record.status.isTerminal else { return }
-                if case .string(let id)? = record.state["callbackId"] { try mutation.transaction.closeCallback(id: id) }
-                try mutation.transaction.removeTimers(runID: record.runID, actionKey: key)
-                try mutation.save(record)
-                try mutation.finish(key: key, status: .failed, error: error)
+                try mutation.endUnsubscribedStep(record, status: .failed, error: error)
             }
             try mutation.saveRun()
         }

@@ -263,6 +263,17 @@ struct RunMutation {
         try saveRun()
     }
 
+    /// Ends a step that holds no subscription (its subscribe failed, or it completed in the
+    /// subscribe): its callback URL closes and its timers go, with nothing to unsubscribe.
+    mutating func endUnsubscribedStep(
+        _ record: ActionRecord, status: ActionStatus, outputs: ExpressionValue? = nil, error: ExpressionValue? = nil
+    ) throws {
+        if case .string(let id)? = record.state["callbackId"] { try transaction.closeCallback(id: id) }
+        try transaction.removeTimers(runID: run.id, actionKey: record.key)
+        try save(record)
+        try finish(key: record.key, status: status, outputs: outputs, error: error)
+    }
+
     /// Queues the unsubscribe of a waiting step through the outbox (its callback URL closes).
     /// A step still subscribing is marked so the unsubscribe is queued once the subscribe returns.
     mutating func unsubscribeIfSubscribed(_ record: inout ActionRecord) throws {

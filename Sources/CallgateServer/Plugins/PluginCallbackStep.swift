@@ -66,10 +66,6 @@ struct PluginCallbackStep: CallbackStep {
     /// Calls `handle_callback` with the link's request and a snapshot of the waiting step (ABI
     /// 1.2 fields `callbackId`, `scope`, `step`), and reads the plugin's decision and reply.
     func handleLink(_ callback: InboundCallback, step: WaitingStepSnapshot) async throws(CallbackStepError) -> StepLinkAnswer {
-        var headers: [String: ExpressionValue] = [:]
-        for header in callback.headers {
-            headers[header.name] = .string(headers[header.name]?.string.map { $0 + ", " + header.value } ?? header.value)
-        }
         var snapshot: [String: ExpressionValue] = [
             "workflow": .string(step.workflow), "runId": .string(step.runID), "action": .string(step.actionName),
             "status": .string(step.status.rawValue),
@@ -81,7 +77,8 @@ struct PluginCallbackStep: CallbackStep {
         let request: ExpressionValue = .object([
             "kind": "link", "type": .string(type), "subscription": .string(step.subscriptionID),
             "callbackId": .string(callback.fields.id), "scope": .string(callback.fields.scope),
-            "method": .string(callback.method), "query": .string(callback.query), "headers": .object(headers),
+            "method": .string(callback.method), "query": .string(callback.query),
+            "headers": PluginHTTPMessage.headers(callback.headers.map { ($0.name, $0.value) }),
             "step": .object(snapshot),
         ])
         let result: LoadedPlugin.HookResult
@@ -108,15 +105,13 @@ struct PluginCallbackStep: CallbackStep {
         case "fail": decision = .fail(error: answer["error"] ?? .object(["code": "LinkReportedFailure"]))
         case let other: throw CallbackStepError("plugin \(plugin) answered an unknown decision '\(other)'", retryable: false)
         }
-        let reply = answer["reply"]
-        var headers: [InboundCallback.Header] = []
-        if case .object(let fields)? = reply?["headers"] {
-            for (name, value) in fields.sorted(by: { $0.key < $1.key }) { headers.append(.init(name: name, value: value.string ?? value.jsonText)) }
+        guard let reply = PluginHTTPMessage.Reply(answer["reply"]) else {
+            throw CallbackStepError("plugin \(plugin) answered an HTTP status outside 200–599", retryable: false)
         }
-        let status = reply?["status"]?.integer ?? 200
-        guard (200...599).contains(status) else { throw CallbackStepError("plugin \(plugin) answered HTTP status \(status)", retryable: false) }
-        let body = reply?["body"].map { $0.string ?? $0.jsonText } ?? ""
-        return StepLinkAnswer(decision: decision, reply: CallbackReply(status: status, headers: headers, body: Data(body.utf8)))
+        return StepLinkAnswer(
+            decision: decision,
+            reply: CallbackReply(status: reply.status, headers: reply.headers.map { .init(name: $0.name, value: $0.value) }, body: Data(reply.body.utf8))
+        )
     }
 
     /// Waits for the plugin's `complete_operation` row and consumes it.

@@ -43,14 +43,13 @@ struct PluginRoutes: Sendable {
         }
         let prefix = access == .admin ? "/api/v1/plugins/\(pluginID)" : "/plugins/\(pluginID)"
         let path = String(request.uri.path.dropFirst(prefix.count))
-        var headers: [String: ExpressionValue] = [:]
-        for field in request.headers where field.name != .authorization || access == .public {
-            let name = field.name.canonicalName
-            headers[name] = .string(headers[name]?.string.map { $0 + ", " + field.value } ?? field.value)
-        }
+        // The operator's bearer token is the gateway's business, not the plugin's.
+        let headers = PluginHTTPMessage.headers(
+            request.headers.filter { $0.name != .authorization || access == .public }.map { ($0.name.canonicalName, $0.value) }
+        )
         let meta: ExpressionValue = .object([
             "access": .string(access.rawValue), "method": .string(request.method.rawValue), "path": .string(path.isEmpty ? "/" : path),
-            "query": .string(request.uri.query ?? ""), "headers": .object(headers),
+            "query": .string(request.uri.query ?? ""), "headers": headers,
         ])
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
@@ -65,24 +64,13 @@ struct PluginRoutes: Sendable {
         guard let answer = try? ExpressionValue(json: Data(result.output)) else {
             throw APIError(.internalServerError, code: "plugin_failed", message: "plugin '\(pluginID)' answered no JSON")
         }
+        guard let reply = PluginHTTPMessage.Reply(answer) else {
+            throw APIError(.internalServerError, code: "plugin_failed", message: "plugin '\(pluginID)' answered an HTTP status outside 200–599")
+        }
         var fields = HTTPFields()
-        if case .object(let given)? = answer["headers"] {
-            for (name, value) in given.sorted(by: { $0.key < $1.key }) {
-                if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value.string ?? value.jsonText)) }
-            }
+        for header in reply.headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
         }
-        let bodyText: String
-        switch answer["body"] {
-        case nil, .null?: bodyText = ""
-        case .string(let text)?: bodyText = text
-        case let value?:
-            bodyText = value.jsonText
-            if fields[.contentType] == nil { fields[.contentType] = "application/json" }
-        }
-        let status = answer["status"]?.integer ?? 200
-        guard (200...599).contains(status) else {
-            throw APIError(.internalServerError, code: "plugin_failed", message: "plugin '\(pluginID)' answered status \(status)")
-        }
-        return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: bodyText)))
+        return Response(status: .init(code: reply.status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
     }
 }
