@@ -181,10 +181,12 @@ import Testing
         try await gateway.deploy("github", Self.definition(service))
         _ = try await Self.waitForSubscription(gateway, "github") { $0["state"] as? String == "subscribed" }
 
-        // The subscriber goes down; the disable's unsubscribe fails and stays pending.
+        // The subscriber goes down; the disable's unsubscribe fails and stays pending. An attempt
+        // on a refused port ends only when the outbound client's 10 s connect timeout passes
+        // (it retries the connection until then), so the wait is long.
         await service.stop()
         #expect(try await gateway.admin(.POST, "/api/v1/workflows/github:disable").status == 200)
-        let pending = try await Self.waitForSubscription(gateway, "github") {
+        let pending = try await Self.waitForSubscription(gateway, "github", seconds: 90) {
             (($0["unsubscribes"] as? [[String: Any]])?.first?["attempts"] as? Int ?? 0) >= 1
         }
         let call = try #require((pending["unsubscribes"] as? [[String: Any]])?.first)
@@ -196,7 +198,7 @@ import Testing
         try await gateway.stop()
         service = try await OutsideService.start(port: port)
         gateway = try await TestGateway.start(directory: directory, bundledPlugins: BundledPlugins.all)
-        let unsubscribe = try await WaitingStepTests.eventually(seconds: 30) { service.requests("/unsubscribe").first }
+        let unsubscribe = try await WaitingStepTests.eventually(seconds: 90) { service.requests("/unsubscribe").first }
         #expect(unsubscribe.json["id"] as? String == "1")
         _ = try await Self.waitForSubscription(gateway, "github") {
             ($0["unsubscribes"] as? [[String: Any]])?.first?["status"] as? String == "succeeded"
