@@ -34,7 +34,7 @@ import Testing
         return try answer.json()["subscription"] as? [String: Any]
     }
 
-    static func waitForSubscription(_ gateway: TestGateway, _ workflow: String, seconds: Double = 15, until condition: ([String: Any]) -> Bool) async throws -> [String: Any] {
+    static func waitForSubscription(_ gateway: TestGateway, _ workflow: String, seconds: Double = 60, until condition: ([String: Any]) -> Bool) async throws -> [String: Any] {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             let found = try await subscription(gateway, workflow)

@@ -141,7 +141,7 @@ import Testing
         try await gateway.deploy("approve", Self.definition(service, unsubscribeFailures: 2))
         let (runID, _) = try await Self.startWaiting(gateway, service, workflow: "approve")
         #expect(try await gateway.admin(.POST, "/api/v1/runs/\(runID):cancel").status == 200)
-        let run = try await gateway.waitForRun(runID, seconds: 20) { $0.outbox.first?["status"] as? String == "succeeded" }
+        let run = try await gateway.waitForRun(runID) { $0.outbox.first?["status"] as? String == "succeeded" }
         let call = try #require(run.outbox.first)
         #expect(call["operation"] as? String == "unsubscribe")
         #expect(call["attempts"] as? Int == 3)
@@ -181,7 +181,7 @@ import Testing
     }
 
     /// Polls `probe` until it gives a value, for effects that happen after a reply (outbox calls).
-    static func eventually<T>(seconds: Double = 15, _ probe: () -> T?) async throws -> T {
+    static func eventually<T>(seconds: Double = 60, _ probe: () -> T?) async throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let value = probe() { return value }
@@ -203,7 +203,7 @@ import Testing
         let (service, gateway) = try await Self.start()
         try await gateway.deploy("flaky", Self.flakySubscribe(service, key: "a", failures: 2, retries: 3))
         let (runID, _) = try await gateway.trigger("flaky")
-        let waiting = try await gateway.waitForRun(runID, seconds: 20) { $0.status(of: "Approval") == "Waiting" }
+        let waiting = try await gateway.waitForRun(runID) { $0.status(of: "Approval") == "Waiting" }
         #expect(service.requests("/flaky/a").count == 3)
         #expect(waiting.action("Approval")?["error"] == nil, "the step no longer shows the failed attempts' error")
         let ids = Set(service.requests("/flaky/a").compactMap { $0.headers["callgate-subscription-id"] })
@@ -211,7 +211,7 @@ import Testing
 
         try await gateway.deploy("hopeless", Self.flakySubscribe(service, key: "b", failures: 9, retries: 1))
         let (failedID, _) = try await gateway.trigger("hopeless")
-        let failed = try await gateway.waitForRun(failedID, seconds: 20)
+        let failed = try await gateway.waitForRun(failedID)
         #expect(failed.status(of: "Approval") == "Failed")
         #expect((failed.action("Approval")?["error"] as? [String: Any])?["code"] as? String == "SubscribeFailed")
         #expect(service.requests("/flaky/b").count == 2)

@@ -34,7 +34,7 @@ extension TestGateway {
     }
 
     /// Polls the run until `condition` holds (by default: it ended), or fails after `seconds`.
-    func waitForRun(_ id: String, seconds: Double = 30, until condition: (RunView) -> Bool = { TestGateway.terminalStatuses.contains($0.status) }) async throws -> RunView {
+    func waitForRun(_ id: String, seconds: Double = 60, until condition: (RunView) -> Bool = { TestGateway.terminalStatuses.contains($0.status) }) async throws -> RunView {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             let view = try await run(id)
