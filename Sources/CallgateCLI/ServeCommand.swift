@@ -45,6 +45,7 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("engine-workers"), help: help("engine.workers")) var engineWorkers: String?
     @Option(name: .customLong("response-wait-seconds"), help: help("engine.response_wait_seconds")) var responseWaitSeconds: String?
     @Option(name: .customLong("max-runs-in-progress"), help: help("engine.max_runs_in_progress")) var maxRunsInProgress: String?
+    @Option(name: .customLong("run-retention-days"), help: help("engine.run_retention_days")) var runRetentionDays: String?
     @Option(name: .customLong("log-level"), help: help("log.level")) var logLevel: String?
 
     /// The flags given, keyed by setting key.
@@ -61,7 +62,8 @@ public struct ServeCommand: AsyncParsableCommand {
             ("limits.max_url_length", maxURLLength), ("limits.idle_timeout_seconds", idleTimeoutSeconds),
             ("limits.request_head_timeout_seconds", requestHeadTimeoutSeconds), ("limits.max_connections", maxConnections),
             ("limits.max_pending_writes", maxPendingWrites), ("engine.workers", engineWorkers),
-            ("engine.response_wait_seconds", responseWaitSeconds), ("engine.max_runs_in_progress", maxRunsInProgress), ("log.level", logLevel),
+            ("engine.response_wait_seconds", responseWaitSeconds), ("engine.max_runs_in_progress", maxRunsInProgress),
+            ("engine.run_retention_days", runRetentionDays), ("log.level", logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

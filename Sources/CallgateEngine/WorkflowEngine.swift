@@ -28,16 +28,19 @@ public final class WorkflowEngine: Service, Sendable {
         /// Most runs in progress per workflow that a plugin's trigger (OnEvents) may start; beyond
         /// it the plugin is told to wait, and its events wait where they are (back-pressure).
         public var maxRunsInProgress: Int
+        /// Days an ended run's history is kept (Logic Apps keeps 90 by default).
+        public var runRetentionDays: Int
 
         public init(
             workers: Int = 16, outboxWorkers: Int = 4, responseWaitSeconds: Double = 120, idlePollSeconds: Double = 2,
-            maxRunsInProgress: Int = 1000
+            maxRunsInProgress: Int = 1000, runRetentionDays: Int = 90
         ) {
             self.workers = workers
             self.outboxWorkers = outboxWorkers
             self.responseWaitSeconds = responseWaitSeconds
             self.idlePollSeconds = idlePollSeconds
             self.maxRunsInProgress = maxRunsInProgress
+            self.runRetentionDays = runRetentionDays
         }
     }
 
@@ -94,6 +97,7 @@ public final class WorkflowEngine: Service, Sendable {
                 group.addTask { await self.workLoop() }
                 group.addTask { await self.outboxLoop() }
                 group.addTask { await self.triggerLoop() }
+                group.addTask { await self.retentionLoop() }
             }
         } onGracefulShutdown: {
             self.workSignal.signal()
@@ -128,6 +132,37 @@ public final class WorkflowEngine: Service, Sendable {
             claim: { try await self.store.claimTriggerSubscriptions(limit: $0) },
             nextDue: { try await self.store.nextTriggerSubscriptionDate() },
             process: { await self.attemptSubscription($0) }
+        )
+    }
+
+    /// Sweeps ten minutes after start (start-up is busy enough with recovery) and then every hour.
+    private func retentionLoop() async {
+        var pause = Duration.seconds(600)
+        while true {
+            try? await cancelWhenGracefulShutdown { [pause] in try await Task.sleep(for: pause) }
+            if shuttingDown { return }
+            pause = .seconds(3600)
+            do {
+                let swept = try await sweepRetention()
+                if swept != RetentionSweep() {
+                    logger.info("retention sweep", metadata: [
+                        "runs": "\(swept.runs)", "dedupe_keys": "\(swept.dedupeKeys)", "outbox_calls": "\(swept.outboxCalls)",
+                    ])
+                }
+            } catch {
+                logger.error("retention sweep failed: \(error)")
+            }
+        }
+    }
+
+    /// Deletes what is past retention as of `now`: runs that ended more than
+    /// `runRetentionDays` ago (with their actions) and finished outbox calls as old, and trigger
+    /// dedupe keys past their 24-hour window. Runs every hour by itself; public for tests and tools.
+    @discardableResult
+    public func sweepRetention(now: Date = Date()) async throws -> RetentionSweep {
+        try await store.sweep(
+            runsEndedBefore: now.addingTimeInterval(-Double(configuration.runRetentionDays) * 86_400),
+            dedupeKeysBefore: now.addingTimeInterval(-Self.dedupeWindow)
         )
     }
 

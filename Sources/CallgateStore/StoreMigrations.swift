@@ -261,6 +261,15 @@ enum StoreMigrations {
         migrator.registerMigration("v6-plugin-triggers-start-runs") { db in
             try db.execute(sql: "DROP TABLE plugin_trigger_event")
         }
+        // The retention sweep finds ended runs and old dedupe keys by time.
+        migrator.registerMigration("v7-retention") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX run_by_ended ON run(ended_at) WHERE ended_at IS NOT NULL;
+                    CREATE INDEX trigger_dedupe_by_created ON trigger_dedupe(created_at);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -13,6 +13,7 @@ import CallgateTesting
         #expect(configuration.effectivePluginDirectory == "./data/plugins")
         #expect(configuration.tlsMinimumVersion == .v1_2)
         #expect(configuration.limits.maxBodyBytes == 16 * 1024 * 1024)
+        #expect(configuration.engine.runRetentionDays == 90)
     }
 
     @Test func flagsBeatEnvironmentWhichBeatsTheFile() throws {
@@ -54,6 +55,7 @@ import CallgateTesting
         ("smtp:\n  from: not an address\n", "callgate.yaml: smtp.from: 'not an address' is not an e-mail address"),
         ("smtp:\n  security: ssl\n", "callgate.yaml: smtp.security: 'ssl' is not starttls, tls or none"),
         ("smtp:\n  username: u\n", "smtp.username and smtp.password must be set together"),
+        ("engine:\n  run_retention_days: 0\n", "callgate.yaml: engine.run_retention_days: '0' is not a positive whole number"),
     ])
     func badFilesAreRefusedNamingTheSettingAndSource(yaml: String, message: String) throws {
         let directory = try TemporaryDirectory()

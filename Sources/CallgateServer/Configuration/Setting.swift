@@ -147,6 +147,9 @@ extension Setting {
         Setting("engine.max_runs_in_progress", flag: "max-runs-in-progress", help: "runs in progress per workflow that a plugin's trigger (OnEvents) may start before its events wait in the hub (default 1000)") {
             $0.engine.maxRunsInProgress = try positive($1)
         },
+        Setting("engine.run_retention_days", flag: "run-retention-days", help: "days an ended run's history is kept before the hourly sweep deletes it (default 90)") {
+            $0.engine.runRetentionDays = try positive($1)
+        },
         Setting("log.level", flag: "log-level", help: "trace, debug, info (default), notice, warning, error or critical") {
             config, text in
             guard let level = Logger.Level(rawValue: text) else {

@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+
+/// What one retention sweep deleted.
+public struct RetentionSweep: Sendable, Equatable {
+    /// Ended runs deleted with their actions.
+    public var runs = 0
+    /// Trigger dedupe keys past their window.
+    public var dedupeKeys = 0
+    /// Finished outbox calls (succeeded or given up) older than the retention period.
+    public var outboxCalls = 0
+
+    public init(runs: Int = 0, dedupeKeys: Int = 0, outboxCalls: Int = 0) {
+        self.runs = runs
+        self.dedupeKeys = dedupeKeys
+        self.outboxCalls = outboxCalls
+    }
+}
+
+extension RunStore {
+    /// Rows deleted per transaction, so a sweep never holds the writer for long.
+    static let retentionBatch = 500
+
+    /// Deletes runs that ended before `runsEndedBefore` (the run, its actions and any leftover
+    /// work), finished outbox calls completed before it, and dedupe keys recorded before
+    /// `dedupeKeysBefore`, in batches.
+    ///
+    /// Callback registrations stay: a URL of a deleted run keeps answering `410`, as SPEC §5
+    /// promises for an ended run; they are one small row per waiting step. Pending outbox calls
+    /// stay until they are made.
+    func sweep(runsEndedBefore cutoff: Date, dedupeKeysBefore dedupeCutoff: Date) async throws -> RetentionSweep {
+        var swept = RetentionSweep()
+        let limit = Self.retentionBatch
+        while true {
+            let deleted = try await database.write { db in try Self.deleteEndedRuns(db, before: cutoff.timeIntervalSince1970, limit: limit) }
+            swept.runs += deleted
+            if deleted < limit { break }
+        }
+        while true {
+            let deleted = try await database.write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM trigger_dedupe WHERE (workflow, key) IN
+                            (SELECT workflow, key FROM trigger_dedupe WHERE created_at < ? LIMIT ?)
+                        """,
+                    arguments: [dedupeCutoff.timeIntervalSince1970, limit]
+                )
+                return db.changesCount
+            }
+            swept.dedupeKeys += deleted
+            if deleted < limit { break }
+        }
+        swept.outboxCalls = try await database.write { db in
+            try db.execute(
+                sql: "DELETE FROM run_outbox WHERE status != 'pending' AND completed_at < ?",
+                arguments: [cutoff.timeIntervalSince1970]
+            )
+            return db.changesCount
+        }
+        return swept
+    }
+
+    private static func deleteEndedRuns(_ db: Database, before cutoff: Double, limit: Int) throws -> Int {
+        let ids = try String.fetchAll(
+            db, sql: "SELECT id FROM run WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?",
+            arguments: [cutoff, limit]
+        )
+        guard !ids.isEmpty else { return 0 }
+        try db.execute(literal: "DELETE FROM run_action WHERE run_id IN \(ids)")
+        try db.execute(literal: "DELETE FROM run_work WHERE run_id IN \(ids)")
+        try db.execute(literal: "DELETE FROM run WHERE id IN \(ids)")
+        return ids.count
+    }
+}
