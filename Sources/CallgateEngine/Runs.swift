@@ -39,7 +39,11 @@ extension WorkflowEngine {
         try await startRun(workflow: workflow, triggerOutputs: triggerOutputs, dedupeKey: dedupeKey, waitsForResponse: false)
     }
 
-    func startRun(workflow: String, triggerOutputs: ExpressionValue, dedupeKey: String?, waitsForResponse: Bool) async throws -> StartedRun {
+    /// - Parameter keyKeptWithRuns: Honour `dedupeKey` as long as run history is kept rather than
+    ///   24 hours (a plugin's own trigger, which fires a pending batch again after a restart).
+    func startRun(
+        workflow: String, triggerOutputs: ExpressionValue, dedupeKey: String?, waitsForResponse: Bool, keyKeptWithRuns: Bool = false
+    ) async throws -> StartedRun {
         let found = try await store.read { transaction -> (enabled: Bool, version: Int)? in
             guard let row = try Row.fetchOne(transaction.db, sql: "SELECT enabled, current_version FROM workflow WHERE name = ?", arguments: [workflow]) else {
                 return nil
@@ -63,14 +67,15 @@ extension WorkflowEngine {
                 let now = transaction.now.timeIntervalSince1970
                 if let dedupeKey {
                     if let earlier = try String.fetchOne(
-                        transaction.db, sql: "SELECT run_id FROM trigger_dedupe WHERE workflow = ? AND key = ? AND created_at > ?",
+                        transaction.db,
+                        sql: "SELECT run_id FROM trigger_dedupe WHERE workflow = ? AND key = ? AND (created_at > ? OR kept_with_runs = 1)",
                         arguments: [workflow, dedupeKey, now - Self.dedupeWindow]
                     ) {
                         return (earlier.split(separator: ",").map(String.init), true, [])
                     }
                     try transaction.db.execute(
-                        sql: "INSERT OR REPLACE INTO trigger_dedupe (workflow, key, run_id, created_at) VALUES (?, ?, ?, ?)",
-                        arguments: [workflow, dedupeKey, runIDs.joined(separator: ","), now]
+                        sql: "INSERT OR REPLACE INTO trigger_dedupe (workflow, key, run_id, created_at, kept_with_runs) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [workflow, dedupeKey, runIDs.joined(separator: ","), now, keyKeptWithRuns]
                     )
                 }
                 var effects: [TransitionEffect] = []

@@ -157,7 +157,8 @@ public final class WorkflowEngine: Service, Sendable {
 
     /// Deletes what is past retention as of `now`: runs that ended more than
     /// `runRetentionDays` ago (with their actions) and finished outbox calls as old, and trigger
-    /// dedupe keys past their 24-hour window. Runs every hour by itself; public for tests and tools.
+    /// dedupe keys past their 24-hour window (a plugin trigger's: as old as the deleted runs).
+    /// Runs every hour by itself; public for tests and tools.
     @discardableResult
     public func sweepRetention(now: Date = Date()) async throws -> RetentionSweep {
         try await store.sweep(

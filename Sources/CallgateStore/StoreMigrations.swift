@@ -261,12 +261,15 @@ enum StoreMigrations {
         migrator.registerMigration("v6-plugin-triggers-start-runs") { db in
             try db.execute(sql: "DROP TABLE plugin_trigger_event")
         }
-        // The retention sweep finds ended runs and old dedupe keys by time.
+        // The retention sweep finds ended runs and old dedupe keys by time. A plugin's trigger keys
+        // (an event-hub batch) are kept as long as run history, not 24 hours, so a batch fired again
+        // after any downtime shorter than that starts nothing.
         migrator.registerMigration("v7-retention") { db in
             try db.execute(
                 sql: """
                     CREATE INDEX run_by_ended ON run(ended_at) WHERE ended_at IS NOT NULL;
-                    CREATE INDEX trigger_dedupe_by_created ON trigger_dedupe(created_at);
+                    ALTER TABLE trigger_dedupe ADD COLUMN kept_with_runs INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX trigger_dedupe_by_age ON trigger_dedupe(kept_with_runs, created_at);
                     """
             )
         }

@@ -5,7 +5,7 @@ import GRDB
 public struct RetentionSweep: Sendable, Equatable {
     /// Ended runs deleted with their actions.
     public var runs = 0
-    /// Trigger dedupe keys past their window.
+    /// Trigger dedupe keys past their window (24 hours; a plugin trigger's, the run retention).
     public var dedupeKeys = 0
     /// Finished outbox calls (succeeded or given up) older than the retention period.
     public var outboxCalls = 0
@@ -23,7 +23,8 @@ extension RunStore {
 
     /// Deletes runs that ended before `runsEndedBefore` (the run, its actions and any leftover
     /// work), finished outbox calls completed before it, and dedupe keys recorded before
-    /// `dedupeKeysBefore`, in batches.
+    /// `dedupeKeysBefore` — or, for keys kept with their runs, before `runsEndedBefore` — in
+    /// batches.
     ///
     /// Callback registrations stay: a URL of a deleted run keeps answering `410`, as SPEC §5
     /// promises for an ended run; they are one small row per waiting step. Pending outbox calls
@@ -38,12 +39,16 @@ extension RunStore {
         }
         while true {
             let deleted = try await database.write { db in
+                // Two range scans of the (kept_with_runs, created_at) index.
                 try db.execute(
                     sql: """
-                        DELETE FROM trigger_dedupe WHERE (workflow, key) IN
-                            (SELECT workflow, key FROM trigger_dedupe WHERE created_at < ? LIMIT ?)
+                        DELETE FROM trigger_dedupe WHERE (workflow, key) IN (
+                            SELECT workflow, key FROM trigger_dedupe WHERE kept_with_runs = 0 AND created_at < ?
+                            UNION ALL
+                            SELECT workflow, key FROM trigger_dedupe WHERE kept_with_runs = 1 AND created_at < ?
+                            LIMIT ?)
                         """,
-                    arguments: [dedupeCutoff.timeIntervalSince1970, limit]
+                    arguments: [dedupeCutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970, limit]
                 )
                 return db.changesCount
             }

@@ -7,7 +7,9 @@ extension WorkflowEngine {
     /// Starts the runs of a trigger that a plugin fires itself (`fire_trigger`: EventHub's
     /// `OnEvents`), named by the subscription id its subscribe was given. The trigger's splitOn and
     /// conditions apply; a `dedupeKey` already seen for the workflow starts nothing and answers the
-    /// first runs, so a plugin that fires again after a crash never starts a run twice.
+    /// first runs, so a plugin that fires again after a crash never starts a run twice. Its keys
+    /// are kept as long as run history (`engine.run_retention_days`), not 24 hours: a batch left
+    /// pending by a gateway that was down for days is still recognised.
     ///
     /// - Throws: ``EngineError`` `notFound` when the subscription ended (workflow disabled, deleted
     ///   or its trigger redeployed: stop delivering for it), `busy` when the workflow already has
@@ -31,7 +33,7 @@ extension WorkflowEngine {
             throw EngineError.busy("workflow '\(workflow)' has \(limit) runs in progress; events wait until they end")
         }
         do {
-            return try await startRun(workflow: workflow, triggerOutputs: outputs, dedupeKey: dedupeKey)
+            return try await startRun(workflow: workflow, triggerOutputs: outputs, dedupeKey: dedupeKey, waitsForResponse: false, keyKeptWithRuns: true)
         } catch let error as EngineError where error.kind == .conflict {
             // Disabled between the lookup and the start: the subscription is ending.
             throw EngineError.notFound(error.description)
