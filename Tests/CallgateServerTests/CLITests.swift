@@ -65,11 +65,16 @@ import CallgateTesting
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [output] handle in
-                let data = handle.availableData
-                output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
-            }
             try process.run()
+            // A plain thread reads until end of file. Not `readabilityHandler`: its dispatch source
+            // outlives a killed process's pipe, and libdispatch's event loop crashed the test
+            // process on it (a bad pointer in _dispatch_event_loop_drain) during the kill tests.
+            let reading = pipe.fileHandleForReading
+            Thread.detachNewThread { [output] in
+                while case let data = reading.availableData, !data.isEmpty {
+                    output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+                }
+            }
         }
 
         var text: String { output.text.withLock { $0 } }

@@ -84,7 +84,7 @@ import Testing
         }
     }
 
-    static func waitForRuns(_ gateway: TestGateway, workflow: String, events: Int, seconds: Double = 30) async throws -> [[(partition: Int, offset: Int)]] {
+    static func waitForRuns(_ gateway: TestGateway, workflow: String, events: Int, seconds: Double = 60) async throws -> [[(partition: Int, offset: Int)]] {
         try await WaitingStepTests.eventually(seconds: seconds) { () -> [[(partition: Int, offset: Int)]]? in
             let runs = (try? delivered(gateway, workflow: workflow)) ?? []
             return runs.reduce(0) { $0 + $1.count } >= events ? runs : nil
@@ -222,12 +222,33 @@ import Testing
         // A group another workflow reads is refused, naming that workflow.
         try await gateway.deploy("intruder", Self.workflow(hub: "audit", group: "g2", splitOn: true))
         var refusal = ""
-        for _ in 0..<100 where refusal.isEmpty {
+        for _ in 0..<600 where refusal.isEmpty {
             let subscription = try await gateway.admin(.GET, "/api/v1/workflows/intruder").json()["subscription"] as? [String: Any]
             if subscription?["state"] as? String == "failed" { refusal = subscription?["lastError"] as? String ?? "?" }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(refusal.contains("consumer group 'g2' of hub 'audit' is read by workflow 'audit'"), "\(refusal)")
+        try await gateway.stopAndRemove()
+    }
+
+    /// A hub deleted and created again under its name restarts at offset 0; its events are new
+    /// events, not repeats of the old hub's (their dedupe keys name the hub's creation).
+    @Test func aHubCreatedAgainUnderItsNameHasItsEventsDelivered() async throws {
+        let gateway = try await Self.startGateway()
+        _ = try await Self.createHub(gateway, "reborn", partitions: 1)
+        try await gateway.deploy("reborn", Self.workflow(hub: "reborn", group: "$Default", start: "earliest", splitOn: true))
+        let first = try await Self.send(gateway, hub: "reborn", token: try await Self.token(gateway, "reborn"), [("1", nil), ("2", nil)])
+        #expect(first.placements.map(\.offset) == [0, 1])
+        _ = try await Self.waitForRuns(gateway, workflow: "reborn", events: 2)
+
+        #expect(try await gateway.admin(.DELETE, "/api/v1/plugins/event-hub/hubs/reborn").status == 200)
+        _ = try await Self.createHub(gateway, "reborn", partitions: 1)
+        #expect(try await gateway.admin(.POST, "/api/v1/workflows/reborn:disable").status == 200)
+        #expect(try await gateway.admin(.POST, "/api/v1/workflows/reborn:enable").status == 200)
+        let second = try await Self.send(gateway, hub: "reborn", token: try await Self.token(gateway, "reborn"), [("3", nil), ("4", nil)])
+        #expect(second.placements.map(\.offset) == [0, 1])
+        let runs = try await Self.waitForRuns(gateway, workflow: "reborn", events: 4)
+        #expect(runs.count == 4, "each event of both hubs started one run")
         try await gateway.stopAndRemove()
     }
 

@@ -88,6 +88,14 @@ final class HubStore: Sendable {
         }
     }
 
+    /// Tells one life of a hub name from the next: the hub's creation time in microseconds. A hub
+    /// deleted and created again starts its offsets at 0, so dedupe keys carry this too.
+    func incarnation(of name: String) throws -> String? {
+        try pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT created_at FROM hub WHERE name = ?", arguments: [name]).map { String(Int64($0 * 1_000_000)) }
+        }
+    }
+
     func hubs() throws -> [Hub] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM hub ORDER BY name").map {

@@ -6,11 +6,14 @@ import Synchronization
 /// reads the group: in offset order, a batch per firing, on a thread of its own.
 ///
 /// Exactly once across crashes: the batch is written down as pending (its last offset) before it
-/// is fired with the dedupe key `{hub}/{group}/{partition}/{first offset}`, and the checkpoint
-/// moves past it only after the gateway committed its run. A crash anywhere in between fires the
-/// same batch with the same key again, and the gateway starts nothing for a key it has seen.
+/// is fired with the dedupe key `{hub}:{incarnation}/{group}/{partition}/{first-offset}`, and the
+/// checkpoint moves past it only after the gateway committed its run. A crash anywhere in between
+/// fires the same batch with the same key again, and the gateway starts nothing for a key it has
+/// seen. The incarnation (the hub's creation time) keeps a hub deleted and created again under the
+/// same name, whose offsets start at 0 again, from matching the old hub's keys.
 final class PartitionPump: Sendable {
     let hub: String
+    let incarnation: String
     let group: String
     let partition: Int
     let subscription: String
@@ -23,10 +26,11 @@ final class PartitionPump: Sendable {
     private let ended: @Sendable (String) -> Void
 
     init(
-        hub: String, group: String, partition: Int, subscription: String, maxBatchSize: Int, store: HubStore, host: ConnectorHost,
-        ended: @escaping @Sendable (String) -> Void
+        hub: String, incarnation: String, group: String, partition: Int, subscription: String, maxBatchSize: Int, store: HubStore,
+        host: ConnectorHost, ended: @escaping @Sendable (String) -> Void
     ) {
         self.hub = hub
+        self.incarnation = incarnation
         self.group = group
         self.partition = partition
         self.subscription = subscription
@@ -107,7 +111,7 @@ final class PartitionPump: Sendable {
             "body": .array(events.map { EventJSON.trigger($0, partition: partition) }),
             "hub": .string(hub), "consumerGroup": .string(group), "partition": .number(Double(partition)),
         ]
-        let refusal = fire(outputs, dedupeKey: "\(hub)/\(group)/\(partition)/\(first.offset)")
+        let refusal = fire(outputs, dedupeKey: "\(hub):\(incarnation)/\(group)/\(partition)/\(first.offset)")
         if let refusal {
             if refusal.status == ConnectorError.notFound("").status { return .ended }
             if refusal.status == ConnectorError.retryable("").status { return .busy }
