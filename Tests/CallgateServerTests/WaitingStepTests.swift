@@ -14,7 +14,7 @@ import Testing
         if let timeout { limit.append(#""timeout": "\#(timeout)""#) }
         if let heartbeat { limit.append(#""heartbeat": "\#(heartbeat)""#) }
         let pause = pauseAfter
-            ? #", "Pause": {"type": "Wait", "inputs": {"interval": {"count": 8, "unit": "Second"}}, "runAfter": {"Decision": ["Succeeded"]}}"#
+            ? #", "Pause": {"type": "Wait", "inputs": {"interval": {"count": 1, "unit": "Hour"}}, "runAfter": {"Decision": ["Succeeded"]}}"#
             : ""
         return """
         {"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}},
@@ -69,11 +69,16 @@ import Testing
         let again = try await gateway.request(.POST, url, headers: [("Content-Type", "application/json")], body: body)
         #expect(again.status == 200)
         #expect(try again.json()["status"] as? String == "already-resumed")
+        // Another call while the run goes on (paused for an hour after the step): a conflict.
         let different = try await gateway.request(.POST, url, headers: [("Content-Type", "application/json")], body: Array(#"{"decision": "no"}"#.utf8))
         #expect(different.status == 409)
 
+        // The run is ended by a cancel (a short pause could end under load before the call above).
+        _ = try await gateway.waitForRun(runID) { $0.status(of: "Decision") == "Succeeded" }
+        #expect(try await gateway.admin(.POST, "/api/v1/runs/\(runID):cancel").status == 200)
         let run = try await gateway.waitForRun(runID)
-        #expect(run.status == "Succeeded")
+        #expect(run.status == "Cancelled")
+        #expect(run.status(of: "Decision") == "Succeeded")
         #expect(run.outputs(of: "Decision") as? String == "approved")
         #expect((run.outputs(of: "Approval") as? [String: Any])?["statusCode"] as? Int == 200)
         // The unsubscribe after completion carries what subscribe answered.

@@ -284,7 +284,7 @@ import Testing
         let gateway = try await TestGateway.start { $0.engine.responseWaitSeconds = 0.5 }
         let definition = #"""
         {"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}},
-         "actions": {"Slow": {"type": "Wait", "inputs": {"interval": {"count": 2, "unit": "Second"}}},
+         "actions": {"Slow": {"type": "Wait", "inputs": {"interval": {"count": 5, "unit": "Second"}}},
                      "Reply": {"type": "Response", "inputs": {"statusCode": 200, "body": "late"}, "runAfter": {"Slow": ["Succeeded"]}}}}}
         """#
         try await gateway.deploy("slow", definition)
