@@ -9,14 +9,12 @@ import Testing
 /// runs in progress never, dedupe keys after their day; callback URLs of deleted runs answer 410.
 /// The sweep is called with a clock moved ahead instead of waiting days.
 @Suite struct RetentionTests {
-    static let quick = #"{"definition": {"triggers": {"manual": {"type": "Request", "kind": "Http"}}, "actions": {"Echo": {"type": "Compose", "inputs": "@triggerBody()"}}}}"#
-
     @Test func endedRunsGoAfterTheRetentionPeriodAndRunsInProgressStay() async throws {
         let service = try await OutsideService.start()
         let gateway = try await TestGateway.start(callbackSteps: [TestWebhookStep.type: TestWebhookStep()]) {
             $0.engine.runRetentionDays = 7
         }
-        try await gateway.deploy("quick", Self.quick)
+        try await gateway.deploy("quick", WorkflowRunTests.echo)
         var ended: [String] = []
         for index in 0..<3 {
             let (runID, _) = try await gateway.trigger("quick", json: #"{"n": \#(index)}"#, headers: [("Idempotency-Key", "key-\(index)")])
@@ -76,7 +74,7 @@ extension RetentionTests {
         #expect(try await EventHubTests.send(gateway, hub: "audit", token: token, [(#"{"n": 1}"#, nil)]).status == 201)
         let runs = try await EventHubTests.waitForRuns(gateway, workflow: "audit", events: 1)
         #expect(runs.count == 1)
-        try await gateway.deploy("hooks", Self.quick)
+        try await gateway.deploy("hooks", WorkflowRunTests.echo)
         let (hookRun, _) = try await gateway.trigger("hooks", headers: [("Idempotency-Key", "once")])
 
         // Two days pass (the keys are made two days older).

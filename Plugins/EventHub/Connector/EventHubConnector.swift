@@ -151,11 +151,11 @@ final class EventHubInstance: ConnectorInstance {
     }
 
     private func startPumps(hub: String, group: String, subscription: String, options: TriggerOptions) {
-        guard let found = try? store.hub(hub), let incarnation = try? store.incarnation(of: hub) else { return }
+        guard let found = try? store.hub(hub) else { return }
         stopPumps(subscription)
         let started = (0..<found.partitions).map { partition in
             PartitionPump(
-                hub: hub, incarnation: incarnation, group: group, partition: partition, subscription: subscription,
+                hub: hub, incarnation: found.incarnation, group: group, partition: partition, subscription: subscription,
                 maxBatchSize: options.maxBatchSize, store: store, host: host,
                 ended: { [weak self] subscription in self?.stopPumps(subscription) }
             )

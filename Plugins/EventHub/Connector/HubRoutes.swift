@@ -66,8 +66,8 @@ struct HubRoutes {
         let keyName = input["keyName"]?.string ?? "send"
         guard Self.isName(keyName) else { return problem(400, "bad_request", "$.keyName must be 1 to 64 letters, digits, '-', '_' or '.'", path: "$.keyName") }
         let secret = Self.newSecret()
-        let hub = HubStore.Hub(name: name, partitions: partitions, retentionSeconds: hours * 3600, maxBytesPerPartition: bytes)
-        guard try store.create(hub, keyName: keyName, secret: secret, now: now) else { return problem(409, "conflict", "hub '\(name)' already exists") }
+        let hub = HubStore.Hub(name: name, partitions: partitions, retentionSeconds: hours * 3600, maxBytesPerPartition: bytes, createdAt: now)
+        guard try store.create(hub, keyName: keyName, secret: secret) else { return problem(409, "conflict", "hub '\(name)' already exists") }
         var json = hubJSON(hub)
         if case .object(var fields) = json {
             fields["keys"] = [["name": .string(keyName), "secret": .string(secret)]]

@@ -76,6 +76,27 @@ final class HubStore: Sendable {
         var partitions: Int
         var retentionSeconds: Int
         var maxBytesPerPartition: Int
+        var createdAt: Double
+
+        /// Tells one life of a hub name from the next: the creation time in microseconds. A hub
+        /// deleted and created again starts its offsets at 0, so dedupe keys carry this too.
+        var incarnation: String { String(Int64(createdAt * 1_000_000)) }
+
+        init(name: String, partitions: Int, retentionSeconds: Int, maxBytesPerPartition: Int, createdAt: Date) {
+            self.name = name
+            self.partitions = partitions
+            self.retentionSeconds = retentionSeconds
+            self.maxBytesPerPartition = maxBytesPerPartition
+            self.createdAt = createdAt.timeIntervalSince1970
+        }
+
+        init(row: Row) {
+            name = row["name"]
+            partitions = row["partitions"]
+            retentionSeconds = row["retention_seconds"]
+            maxBytesPerPartition = row["max_bytes_per_partition"]
+            createdAt = row["created_at"]
+        }
     }
 
     func hub(_ name: String) throws -> Hub? {
@@ -83,39 +104,25 @@ final class HubStore: Sendable {
     }
 
     static func hub(_ name: String, in db: Database) throws -> Hub? {
-        try Row.fetchOne(db, sql: "SELECT * FROM hub WHERE name = ?", arguments: [name]).map {
-            Hub(name: $0["name"], partitions: $0["partitions"], retentionSeconds: $0["retention_seconds"], maxBytesPerPartition: $0["max_bytes_per_partition"])
-        }
-    }
-
-    /// Tells one life of a hub name from the next: the hub's creation time in microseconds. A hub
-    /// deleted and created again starts its offsets at 0, so dedupe keys carry this too.
-    func incarnation(of name: String) throws -> String? {
-        try pool.read { db in
-            try Double.fetchOne(db, sql: "SELECT created_at FROM hub WHERE name = ?", arguments: [name]).map { String(Int64($0 * 1_000_000)) }
-        }
+        try Row.fetchOne(db, sql: "SELECT * FROM hub WHERE name = ?", arguments: [name]).map(Hub.init(row:))
     }
 
     func hubs() throws -> [Hub] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM hub ORDER BY name").map {
-                Hub(name: $0["name"], partitions: $0["partitions"], retentionSeconds: $0["retention_seconds"], maxBytesPerPartition: $0["max_bytes_per_partition"])
-            }
-        }
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM hub ORDER BY name").map(Hub.init(row:)) }
     }
 
     /// Creates a hub with one key; false when the name is taken.
-    func create(_ hub: Hub, keyName: String, secret: String, now: Date) throws -> Bool {
+    func create(_ hub: Hub, keyName: String, secret: String) throws -> Bool {
         try pool.write { db in
             guard try Self.hub(hub.name, in: db) == nil else { return false }
             try db.execute(
                 sql: "INSERT INTO hub (name, partitions, retention_seconds, max_bytes_per_partition, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [hub.name, hub.partitions, hub.retentionSeconds, hub.maxBytesPerPartition, now.timeIntervalSince1970]
+                arguments: [hub.name, hub.partitions, hub.retentionSeconds, hub.maxBytesPerPartition, hub.createdAt]
             )
             for partition in 0..<hub.partitions {
                 try db.execute(sql: "INSERT INTO partition_state (hub, partition, next_offset, bytes) VALUES (?, ?, 0, 0)", arguments: [hub.name, partition])
             }
-            try db.execute(sql: "INSERT INTO hub_key (hub, name, secret, created_at) VALUES (?, ?, ?, ?)", arguments: [hub.name, keyName, secret, now.timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO hub_key (hub, name, secret, created_at) VALUES (?, ?, ?, ?)", arguments: [hub.name, keyName, secret, hub.createdAt])
             return true
         }
     }

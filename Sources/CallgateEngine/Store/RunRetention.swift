@@ -30,30 +30,22 @@ extension RunStore {
     /// promises for an ended run; they are one small row per waiting step. Pending outbox calls
     /// stay until they are made.
     func sweep(runsEndedBefore cutoff: Date, dedupeKeysBefore dedupeCutoff: Date) async throws -> RetentionSweep {
-        var swept = RetentionSweep()
         let limit = Self.retentionBatch
-        while true {
-            let deleted = try await database.write { db in try Self.deleteEndedRuns(db, before: cutoff.timeIntervalSince1970, limit: limit) }
-            swept.runs += deleted
-            if deleted < limit { break }
-        }
-        while true {
-            let deleted = try await database.write { db in
-                // Two range scans of the (kept_with_runs, created_at) index.
-                try db.execute(
-                    sql: """
-                        DELETE FROM trigger_dedupe WHERE (workflow, key) IN (
-                            SELECT workflow, key FROM trigger_dedupe WHERE kept_with_runs = 0 AND created_at < ?
-                            UNION ALL
-                            SELECT workflow, key FROM trigger_dedupe WHERE kept_with_runs = 1 AND created_at < ?
-                            LIMIT ?)
-                        """,
-                    arguments: [dedupeCutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970, limit]
-                )
-                return db.changesCount
-            }
-            swept.dedupeKeys += deleted
-            if deleted < limit { break }
+        var swept = RetentionSweep()
+        swept.runs = try await deleteInBatches { db in try Self.deleteEndedRuns(db, before: cutoff.timeIntervalSince1970, limit: limit) }
+        swept.dedupeKeys = try await deleteInBatches { db in
+            // Two range scans of the (kept_with_runs, created_at) index.
+            try db.execute(
+                sql: """
+                    DELETE FROM trigger_dedupe WHERE (workflow, key) IN (
+                        SELECT workflow, key FROM trigger_dedupe WHERE kept_with_runs = 0 AND created_at < ?
+                        UNION ALL
+                        SELECT workflow, key FROM trigger_dedupe WHERE kept_with_runs = 1 AND created_at < ?
+                        LIMIT ?)
+                    """,
+                arguments: [dedupeCutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970, limit]
+            )
+            return db.changesCount
         }
         swept.outboxCalls = try await database.write { db in
             try db.execute(
@@ -63,6 +55,17 @@ extension RunStore {
             return db.changesCount
         }
         return swept
+    }
+
+    /// Runs `deleteBatch` (which deletes at most ``retentionBatch`` rows and says how many), each
+    /// time in its own transaction, until a batch comes back short; answers the total.
+    private func deleteInBatches(_ deleteBatch: @escaping @Sendable (Database) throws -> Int) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await database.write(deleteBatch)
+            total += deleted
+            if deleted < Self.retentionBatch { return total }
+        }
     }
 
     private static func deleteEndedRuns(_ db: Database, before cutoff: Double, limit: Int) throws -> Int {
